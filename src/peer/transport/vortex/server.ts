@@ -1,0 +1,339 @@
+/** The Vortex TCP piece server: one request per connection, piece bytes streamed from the content file. */
+import { open, type FileHandle } from "node:fs/promises";
+import type { Socket, TCPSocketListener } from "bun";
+import { errorMessage, InvalidArgument, PieceNotFound } from "../../../common/errors.ts";
+import { createLogger, type Logger } from "../../../common/log.ts";
+import {
+  encodeErrorFrame,
+  encodePieceContentHead,
+  ErrorCode,
+  PieceRequestParser,
+  TRAFFIC_TYPE_REMOTE_PEER,
+  type PieceKind,
+  type PieceMetadata,
+  type PieceRequest,
+} from "./codec.ts";
+
+/** Default address to listen on. */
+export const DEFAULT_VORTEX_HOST = "0.0.0.0";
+/** Default Vortex TCP port. */
+export const DEFAULT_VORTEX_PORT = 4005;
+/** Time a client has to send its whole request. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Time a client may leave the server unable to write before the connection is dropped. */
+export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 60_000;
+/** Bytes read from the content file per step; two such buffers are used per connection. */
+export const DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024;
+/** Connections served at once before new ones are refused with an Internal error frame. */
+export const DEFAULT_MAX_CONNECTIONS = 2048;
+/** Time `stop()` lets pieces in flight finish before closing their connections. */
+export const DEFAULT_STOP_GRACE_MS = 5_000;
+
+/** Where the bytes of a requested piece are. */
+export interface ResolvedPiece {
+  /** The metadata sent before the bytes; `trafficType` defaults to REMOTE_PEER. */
+  metadata: Omit<PieceMetadata, "trafficType"> & { trafficType?: number };
+  /** The file holding the piece. */
+  path: string;
+  /** Where the piece's bytes start in that file. */
+  offset: number;
+}
+
+/** What the server reports after each request it answered. */
+export interface ServedPiece {
+  taskId: string;
+  number: number;
+  kind: PieceKind;
+  /** Raw piece bytes written to the socket. */
+  bytes: number;
+  durationMs: number;
+  remoteAddress: string;
+  /** Set when the piece was not (fully) served. */
+  error?: unknown;
+}
+
+/** Options of {@link createVortexServer}. */
+export interface VortexServerOptions {
+  host?: string;
+  /** 0 binds any free port; read the bound one from `server.port`. */
+  port?: number;
+  /** Finds a piece; throws PieceNotFound when it is not stored here. */
+  resolvePiece(taskId: string, number: number, kind: PieceKind): Promise<ResolvedPiece>;
+  log?: Logger;
+  onServed?(info: ServedPiece): void;
+  maxConnections?: number;
+  requestTimeoutMs?: number;
+  writeStallTimeoutMs?: number;
+  chunkSize?: number;
+  stopGraceMs?: number;
+}
+
+/** A running (or startable) Vortex server. */
+export interface VortexServer extends AsyncDisposable {
+  /** The bound port; valid after `start()`. */
+  readonly port: number;
+  /** Connections open right now. */
+  readonly connections: number;
+  start(): Promise<void>;
+  /** Stops accepting, lets pieces in flight finish for a grace period, then closes everything. */
+  stop(): Promise<void>;
+}
+
+interface Connection {
+  socket: Socket<Connection> | undefined;
+  parser: PieceRequestParser;
+  phase: "request" | "responding" | "closing" | "closed";
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Resolves a writer waiting for `drain`; rejects it when the socket closes. */
+  waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  closed: Promise<void>;
+  markClosed: () => void;
+}
+
+class ConnectionClosed extends Error {}
+
+/** Creates a Vortex TCP server answering piece requests from `resolvePiece`. */
+export function createVortexServer(options: VortexServerOptions): VortexServer {
+  const host = options.host ?? DEFAULT_VORTEX_HOST;
+  const log = options.log ?? createLogger({ component: "vortex-server" });
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const writeStallTimeoutMs = options.writeStallTimeoutMs ?? DEFAULT_WRITE_STALL_TIMEOUT_MS;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS;
+  if (!Number.isInteger(chunkSize) || chunkSize < 4096) throw new InvalidArgument(`Invalid chunkSize ${chunkSize}: expected at least 4096`);
+
+  let listener: TCPSocketListener<Connection> | undefined;
+  let boundPort = 0;
+  const connections = new Set<Connection>();
+
+  const armTimer = (connection: Connection, ms: number, reason: string) => {
+    clearTimeout(connection.timer);
+    connection.timer = setTimeout(() => {
+      log.debug("Closing Vortex connection", { reason, remote: connection.socket?.remoteAddress });
+      connection.socket?.terminate();
+    }, ms);
+  };
+
+  /** Writes all of `bytes`, waiting for `drain` when the kernel buffer is full. */
+  const writeAll = async (connection: Connection, bytes: Uint8Array): Promise<void> => {
+    let rest = bytes;
+    for (;;) {
+      const socket = connection.socket;
+      if (!socket || connection.phase === "closed") throw new ConnectionClosed("Connection closed by the client");
+      const written = socket.write(rest);
+      if (written >= rest.length) return;
+      if (written > 0) rest = rest.subarray(written);
+      armTimer(connection, writeStallTimeoutMs, "write stalled");
+      await new Promise<void>((resolve, reject) => (connection.waiter = { resolve, reject }));
+    }
+  };
+
+  /** Sends an error frame and closes the write side; the client's remaining bytes are read and dropped. */
+  const fail = async (connection: Connection, code: number, message: string) => {
+    connection.phase = "closing";
+    try {
+      await writeAll(connection, encodeErrorFrame(code, message));
+    } catch {
+      return;
+    }
+    armTimer(connection, requestTimeoutMs, "closing");
+    connection.socket?.resume();
+    connection.socket?.end();
+  };
+
+  const serve = async (connection: Connection, request: PieceRequest) => {
+    const started = performance.now();
+    const remoteAddress = connection.socket?.remoteAddress ?? "";
+    let bytes = 0;
+    let file: FileHandle | undefined;
+    let headSent = false;
+    const report = (error?: unknown) => {
+      const info: ServedPiece = {
+        taskId: request.taskId,
+        number: request.number,
+        kind: request.kind,
+        bytes,
+        durationMs: performance.now() - started,
+        remoteAddress,
+      };
+      if (error !== undefined) info.error = error;
+      options.onServed?.(info);
+    };
+    try {
+      const resolved = await options.resolvePiece(request.taskId, request.number, request.kind);
+      const metadata: PieceMetadata = { trafficType: TRAFFIC_TYPE_REMOTE_PEER, ...resolved.metadata };
+      const head = encodePieceContentHead(request.kind, metadata);
+      file = await open(resolved.path, "r");
+      const size = (await file.stat()).size;
+      if (resolved.offset + metadata.length > size) {
+        throw new Error(`content file holds ${size} bytes, piece needs ${resolved.offset + metadata.length}`);
+      }
+      headSent = true;
+      await writeAll(connection, head);
+      bytes = await streamFile(connection, file, resolved.offset, metadata.length);
+      clearTimeout(connection.timer);
+      connection.phase = "closing";
+      connection.socket?.end();
+      report();
+    } catch (error) {
+      report(error);
+      if (error instanceof ConnectionClosed) return;
+      if (headSent) {
+        // Bytes are already on the wire; the only honest signal left is a short read.
+        log.warn("Cannot finish serving piece", { taskId: request.taskId, number: request.number, error });
+        connection.socket?.terminate();
+        return;
+      }
+      if (error instanceof PieceNotFound) {
+        await fail(connection, ErrorCode.NotFound, `piece ${request.taskId}-${request.number} not found`);
+      } else if (error instanceof InvalidArgument) {
+        await fail(connection, ErrorCode.InvalidArgument, errorMessage(error));
+      } else {
+        log.warn("Cannot serve piece", { taskId: request.taskId, number: request.number, error });
+        await fail(connection, ErrorCode.Internal, errorMessage(error));
+      }
+    } finally {
+      await file?.close().catch(() => undefined);
+    }
+  };
+
+  /** Streams `length` bytes from `file` at `position`, reading the next chunk while the socket drains. */
+  const streamFile = async (connection: Connection, file: FileHandle, position: number, length: number): Promise<number> => {
+    const buffers = [new Uint8Array(Math.min(chunkSize, length)), new Uint8Array(Math.min(chunkSize, Math.max(length - chunkSize, 0)))];
+    const readAt = async (index: number, from: number): Promise<Uint8Array> => {
+      const buffer = buffers[index] as Uint8Array;
+      const want = Math.min(buffer.length, length - from);
+      let got = 0;
+      while (got < want) {
+        const { bytesRead } = await file.read(buffer, got, want - got, position + from + got);
+        if (bytesRead === 0) throw new Error(`content file ended ${length - from - got} bytes before the end of the piece`);
+        got += bytesRead;
+      }
+      return buffer.subarray(0, want);
+    };
+    let sent = 0;
+    let index = 0;
+    let next: Promise<Uint8Array> | undefined = length > 0 ? readAt(0, 0) : undefined;
+    while (next) {
+      const chunk = await next;
+      const after = sent + chunk.length;
+      index ^= 1;
+      next = after < length ? readAt(index, after) : undefined;
+      // The read in flight targets the other buffer, so this one stays untouched until written.
+      next?.catch(() => undefined);
+      await writeAll(connection, chunk);
+      sent = after;
+    }
+    return sent;
+  };
+
+  const server: VortexServer = {
+    get port() {
+      return boundPort;
+    },
+    get connections() {
+      return connections.size;
+    },
+    async start() {
+      if (listener) return;
+      listener = Bun.listen<Connection>({
+        hostname: host,
+        port: options.port ?? DEFAULT_VORTEX_PORT,
+        socket: {
+          open(socket) {
+            let markClosed = () => {};
+            const closed = new Promise<void>((resolve) => (markClosed = resolve));
+            const connection: Connection = {
+              socket,
+              parser: new PieceRequestParser(),
+              phase: "request",
+              timer: undefined,
+              waiter: undefined,
+              closed,
+              markClosed,
+            };
+            socket.data = connection;
+            connections.add(connection);
+            socket.setNoDelay(true);
+            socket.setKeepAlive(true, 5_000);
+            if (connections.size > maxConnections) {
+              log.warn("Refusing Vortex connection: too many connections", { limit: maxConnections });
+              void fail(connection, ErrorCode.Internal, `too many connections (limit ${maxConnections})`);
+              return;
+            }
+            armTimer(connection, requestTimeoutMs, "request timeout");
+          },
+          data(socket, chunk) {
+            const connection = socket.data;
+            if (connection.phase !== "request") return;
+            let request: PieceRequest | "close" | undefined;
+            try {
+              request = connection.parser.push(chunk);
+            } catch (error) {
+              log.debug("Malformed Vortex request", { remote: socket.remoteAddress, error });
+              void fail(connection, ErrorCode.InvalidArgument, errorMessage(error));
+              return;
+            }
+            if (request === undefined) return;
+            if (request === "close") {
+              connection.phase = "closing";
+              clearTimeout(connection.timer);
+              socket.end();
+              return;
+            }
+            connection.phase = "responding";
+            clearTimeout(connection.timer);
+            // One request per connection: stop reading so a client cannot make us buffer.
+            socket.pause();
+            void serve(connection, request);
+          },
+          drain(socket) {
+            const waiter = socket.data.waiter;
+            socket.data.waiter = undefined;
+            waiter?.resolve();
+          },
+          close(socket) {
+            const connection = socket.data;
+            if (!connection) return;
+            connection.phase = "closed";
+            connection.socket = undefined;
+            clearTimeout(connection.timer);
+            connections.delete(connection);
+            const waiter = connection.waiter;
+            connection.waiter = undefined;
+            waiter?.reject(new ConnectionClosed("Connection closed by the client"));
+            connection.markClosed();
+          },
+          error(socket, error) {
+            log.debug("Vortex connection error", { remote: socket.remoteAddress, error });
+          },
+        },
+      });
+      boundPort = listener.port;
+      log.info("Vortex server listening", { host, port: boundPort });
+    },
+    async stop() {
+      const current = listener;
+      if (!current) return;
+      current.stop(false);
+      for (const connection of connections) {
+        if (connection.phase === "request") connection.socket?.terminate();
+      }
+      const busy = [...connections].map((connection) => connection.closed);
+      if (busy.length > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([Promise.all(busy), new Promise<void>((resolve) => (timer = setTimeout(resolve, stopGraceMs)))]);
+        clearTimeout(timer);
+      }
+      current.stop(true);
+      for (const connection of connections) connection.socket?.terminate();
+      listener = undefined;
+      log.info("Vortex server stopped");
+    },
+    async [Symbol.asyncDispose]() {
+      await server.stop();
+    },
+  };
+  return server;
+}
