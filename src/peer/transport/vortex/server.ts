@@ -22,8 +22,10 @@ export const DEFAULT_VORTEX_PORT = 4005;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Time a client may leave the server unable to write before the connection is dropped. */
 export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 60_000;
-/** Bytes read from the content file per step; two such buffers are used per connection. */
-export const DEFAULT_CHUNK_SIZE = 2 * 1024 * 1024;
+/** Bytes read from the content file per step; two such buffers are used per connection (1 MiB measured best on loopback). */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+/** Idle read buffers kept for reuse, so that busy servers do not churn the garbage collector. */
+const MAX_POOLED_BUFFERS = 64;
 /** Connections served at once before new ones are refused with an Internal error frame. */
 export const DEFAULT_MAX_CONNECTIONS = 2048;
 /** Time `stop()` lets pieces in flight finish before closing their connections. */
@@ -106,6 +108,9 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
   let listener: TCPSocketListener<Connection> | undefined;
   let boundPort = 0;
   const connections = new Set<Connection>();
+  const pool: Uint8Array[] = [];
+  const borrow = () => pool.pop() ?? new Uint8Array(chunkSize);
+  const giveBack = (buffer: Uint8Array) => void (pool.length < MAX_POOLED_BUFFERS && pool.push(buffer));
 
   const armTimer = (connection: Connection, ms: number, reason: string) => {
     clearTimeout(connection.timer);
@@ -200,7 +205,25 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
 
   /** Streams `length` bytes from `file` at `position`, reading the next chunk while the socket drains. */
   const streamFile = async (connection: Connection, file: FileHandle, position: number, length: number): Promise<number> => {
-    const buffers = [new Uint8Array(Math.min(chunkSize, length)), new Uint8Array(Math.min(chunkSize, Math.max(length - chunkSize, 0)))];
+    const buffers = [borrow(), borrow()];
+    const reads: { next?: Promise<Uint8Array> } = {};
+    try {
+      return await pump(connection, file, position, length, buffers, reads);
+    } finally {
+      // A read still in flight after a failed write would land in a buffer another connection may be sending from.
+      await reads.next?.catch(() => undefined);
+      for (const buffer of buffers) giveBack(buffer);
+    }
+  };
+
+  const pump = async (
+    connection: Connection,
+    file: FileHandle,
+    position: number,
+    length: number,
+    buffers: Uint8Array[],
+    reads: { next?: Promise<Uint8Array> },
+  ): Promise<number> => {
     const readAt = async (index: number, from: number): Promise<Uint8Array> => {
       const buffer = buffers[index] as Uint8Array;
       const want = Math.min(buffer.length, length - from);
@@ -214,14 +237,14 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     };
     let sent = 0;
     let index = 0;
-    let next: Promise<Uint8Array> | undefined = length > 0 ? readAt(0, 0) : undefined;
-    while (next) {
-      const chunk = await next;
+    reads.next = length > 0 ? readAt(0, 0) : undefined;
+    while (reads.next) {
+      const chunk = await reads.next;
       const after = sent + chunk.length;
       index ^= 1;
-      next = after < length ? readAt(index, after) : undefined;
+      reads.next = after < length ? readAt(index, after) : undefined;
       // The read in flight targets the other buffer, so this one stays untouched until written.
-      next?.catch(() => undefined);
+      reads.next?.catch(() => undefined);
       await writeAll(connection, chunk);
       sent = after;
     }
