@@ -1,0 +1,141 @@
+/** dfdaemon's configuration: Dragonfly's camelCase YAML keys, validated at start-up. */
+import { hostname as osHostname, networkInterfaces } from "node:os";
+import { z } from "zod";
+import { parseByteSize, parseDuration } from "../common/units.ts";
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const byteSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseByteSize(value);
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
+const port = z.number().int().min(0).max(65535);
+const ip = z.union([z.ipv4(), z.ipv6()]);
+
+/** The first non-internal IPv4 address of this machine, or loopback. */
+export function preferredIp(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const address of list ?? []) if (address.family === "IPv4" && !address.internal) return address.address;
+  }
+  return "127.0.0.1";
+}
+
+/** Default unix socket of the download service. */
+export const DEFAULT_SOCKET_PATH = "/var/run/dragonfly/dfdaemon.sock";
+/** Default storage directory. */
+export const DEFAULT_STORAGE_DIR = "/var/lib/dragonfly";
+
+/** The schema of dfdaemon.yaml. */
+export const dfdaemonConfigSchema = z.strictObject({
+  host: z
+    .strictObject({
+      ip: ip.optional(),
+      hostname: z.string().min(1).optional(),
+      idc: z.string().optional(),
+      location: z.string().optional(),
+      schedulerClusterID: z.number().int().min(0).optional(),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      pluginDir: z.string().optional(),
+      cacheDir: z.string().optional(),
+    })
+    .prefault({}),
+  download: z
+    .strictObject({
+      server: z.strictObject({ socketPath: z.string().min(1).default(DEFAULT_SOCKET_PATH) }).prefault({}),
+      protocol: z.enum(["tcp"]).default("tcp"),
+      concurrentPieceCount: z.number().int().min(1).max(256).default(8),
+      pieceTimeout: duration.default(360_000),
+      collectedPieceTimeout: duration.default(360_000),
+      bandwidthLimit: byteSize.optional(),
+    })
+    .prefault({}),
+  upload: z
+    .strictObject({
+      server: z.strictObject({ ip: ip.default("0.0.0.0"), port: port.default(4000) }).prefault({}),
+      disableShared: z.boolean().default(false),
+      bandwidthLimit: byteSize.optional(),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      dir: z.string().min(1).default(DEFAULT_STORAGE_DIR),
+      keep: z.boolean().default(false),
+      server: z
+        .strictObject({ ip: ip.optional(), tcpPort: port.default(4005) })
+        .prefault({}),
+    })
+    .prefault({}),
+  gc: z
+    .strictObject({
+      interval: duration.default(900_000),
+      policy: z
+        .strictObject({
+          taskTTL: duration.default(2_592_000_000),
+          diskHighThresholdPercent: z.number().min(1).max(100).default(80),
+          diskLowThresholdPercent: z.number().min(1).max(100).default(60),
+          diskThreshold: byteSize.optional(),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      addrs: z.array(z.string().min(1)).default([]),
+      announceInterval: duration.default(300_000),
+      scheduleTimeout: duration.default(10_800_000),
+      maxScheduleCount: z.number().int().min(1).default(5),
+    })
+    .prefault({}),
+  manager: z.strictObject({ addr: z.string().min(1).optional() }).prefault({}),
+  dynconfig: z.strictObject({ refreshInterval: duration.default(60_000) }).prefault({}),
+  seedPeer: z.strictObject({ enable: z.boolean().default(false) }).prefault({}),
+  backToSource: z
+    .strictObject({ disable: z.boolean().default(false) })
+    .prefault({}),
+  health: z.strictObject({ server: z.strictObject({ port: port.default(4003) }).prefault({}) }).prefault({}),
+  metrics: z.strictObject({ server: z.strictObject({ port: port.default(4002) }).prefault({}) }).prefault({}),
+  log: z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).prefault({}),
+}).superRefine((config, ctx) => {
+  const { diskHighThresholdPercent: high, diskLowThresholdPercent: low } = config.gc.policy;
+  if (low >= high) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["gc", "policy", "diskLowThresholdPercent"],
+      message: `must be below gc.policy.diskHighThresholdPercent (${high})`,
+    });
+  }
+});
+
+/** Validated dfdaemon configuration. */
+export type DfdaemonConfig = z.output<typeof dfdaemonConfigSchema>;
+
+/** Resolved identity of this host. */
+export interface HostIdentity {
+  ip: string;
+  hostname: string;
+  seed: boolean;
+}
+
+/** The host's IP and hostname, from config or the machine. */
+export function resolveIdentity(config: DfdaemonConfig): HostIdentity {
+  return {
+    ip: config.host.ip ?? preferredIp(),
+    hostname: config.host.hostname ?? osHostname(),
+    seed: config.seedPeer.enable,
+  };
+}

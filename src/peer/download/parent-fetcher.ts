@@ -1,0 +1,218 @@
+/**
+ * Downloads pieces from candidate parents: SyncPieces with every parent at once tells who holds what,
+ * then up to `concurrency` pieces move over the piece transport, rarest first, from the least busy holder.
+ */
+import { createClient, type Client } from "@connectrpc/connect";
+import type { Peer } from "../../gen/common/v2/common_pb.ts";
+import { DfdaemonUpload } from "../../gen/dfdaemon/v2/dfdaemon_pb.ts";
+import { DigestMismatch, errorMessage } from "../../common/errors.ts";
+import { pieceDigest } from "../../common/digest.ts";
+import type { Logger } from "../../common/log.ts";
+import type { PieceGeometry } from "../../common/piece.ts";
+import type { PieceTransport } from "../transport/transport.ts";
+import { verifyPieceDigest } from "../transport/vortex/client.ts";
+import type { PieceRecord } from "../storage/metadata.ts";
+import type { Storage } from "../storage/storage.ts";
+
+/** Dials a parent's DfdaemonUpload service at `ip:port`. */
+export type UploadDialer = (address: string) => Client<typeof DfdaemonUpload>;
+
+/** What fetchFromParents() needs. */
+export interface ParentFetchOptions {
+  storage: Storage;
+  transport: PieceTransport;
+  dial: UploadDialer;
+  hostId: string;
+  taskId: string;
+  parents: Peer[];
+  /** Pieces still missing. */
+  pieces: PieceGeometry[];
+  concurrency: number;
+  pieceTimeoutMs: number;
+  /** Give up when no piece arrives for this long. */
+  stallTimeoutMs: number;
+  signal: AbortSignal;
+  log: Logger;
+  onPiece(piece: PieceRecord): void;
+  /** A piece could not be fetched from any parent that holds it. */
+  onPieceFailed(number: number, parentId: string): void;
+}
+
+/** Why a round with parents ended. */
+export interface ParentFetchResult {
+  complete: boolean;
+  /** Parents that failed (refused, died, sent bad bytes). */
+  failedParents: Set<string>;
+  reason?: string;
+}
+
+interface Holder {
+  parentId: string;
+  ip: string;
+  port: number;
+  seed: boolean;
+}
+
+/** Runs one round of downloading from the given parents. */
+export async function fetchFromParents(options: ParentFetchOptions): Promise<ParentFetchResult> {
+  const needed = new Map(options.pieces.map((p) => [p.number, p]));
+  const holders = new Map<number, Map<string, Holder>>();
+  const tried = new Map<number, Set<string>>();
+  const busy = new Map<string, number>();
+  const failedParents = new Set<string>();
+  const active = new Set<number>();
+  const controller = new AbortController();
+  const signal = AbortSignal.any([options.signal, controller.signal]);
+  let wake: (() => void) | undefined;
+  const notify = () => wake?.();
+  let openSyncs = options.parents.length;
+  let lastProgress = Date.now();
+
+  for (const parent of options.parents) {
+    const address = `${parent.host?.ip}:${parent.host?.port}`;
+    const seed = (parent.host?.type ?? 0) !== 0;
+    void (async () => {
+      try {
+        const stream = options.dial(address).syncPieces(
+          { hostId: options.hostId, taskId: options.taskId, interestedPieceNumbers: [...needed.keys()] },
+          { signal, timeoutMs: 0 },
+        );
+        for await (const response of stream) {
+          if (!needed.has(response.number)) continue;
+          let set = holders.get(response.number);
+          if (!set) holders.set(response.number, (set = new Map()));
+          set.set(parent.id, {
+            parentId: parent.id,
+            ip: response.ip || parent.host?.ip || "",
+            port: response.tcpPort ?? parent.host?.port ?? 0,
+            seed,
+          });
+          notify();
+        }
+      } catch (error) {
+        if (!signal.aborted) {
+          failedParents.add(parent.id);
+          options.log.debug("Sync pieces ended with an error", { parent: parent.id, error: errorMessage(error) });
+        }
+      } finally {
+        openSyncs--;
+        notify();
+      }
+    })();
+  }
+
+  const choose = (): { piece: PieceGeometry; holder: Holder } | undefined => {
+    let best: { piece: PieceGeometry; holder: Holder; count: number; tie: number } | undefined;
+    for (const [number, set] of holders) {
+      const piece = needed.get(number);
+      if (!piece || active.has(number)) continue;
+      const attempted = tried.get(number);
+      const usable = [...set.values()].filter((h) => !failedParents.has(h.parentId) && !attempted?.has(h.parentId));
+      if (usable.length === 0) continue;
+      // Least busy holder; prefer non-seed peers so the seed's uplink feeds pieces nobody else has yet.
+      usable.sort((a, b) => (busy.get(a.parentId) ?? 0) - (busy.get(b.parentId) ?? 0) || Number(a.seed) - Number(b.seed));
+      const holder = usable[0]!;
+      const tie = Math.random();
+      const count = usable.length;
+      if (!best || count < best.count || (count === best.count && tie < best.tie)) best = { piece, holder, count, tie };
+    }
+    return best;
+  };
+
+  const download = async (piece: PieceGeometry, holder: Holder) => {
+    active.add(piece.number);
+    busy.set(holder.parentId, (busy.get(holder.parentId) ?? 0) + 1);
+    const started = Date.now();
+    try {
+      const result = await options.transport.download({
+        host: holder.ip,
+        port: holder.port,
+        taskId: options.taskId,
+        number: piece.number,
+        write: (chunk, position) => options.storage.write(options.taskId, chunk, position),
+        signal,
+        timeoutMs: options.pieceTimeoutMs,
+      });
+      if (result.metadata.offset !== piece.offset || result.metadata.length !== piece.length) {
+        throw new DigestMismatch(
+          `piece "${piece.number}" geometry`,
+          `${piece.offset}+${piece.length}`,
+          `${result.metadata.offset}+${result.metadata.length}`,
+        );
+      }
+      verifyPieceDigest(result.metadata, result.crc32);
+      const record: PieceRecord = {
+        taskId: options.taskId,
+        number: piece.number,
+        offset: piece.offset,
+        length: piece.length,
+        digest: pieceDigest(result.crc32),
+        parentId: holder.parentId,
+        trafficType: 1,
+        costMs: Date.now() - started,
+        createdAt: Date.now(),
+      };
+      options.storage.finishPiece(record);
+      needed.delete(piece.number);
+      lastProgress = Date.now();
+      options.onPiece(record);
+    } catch (error) {
+      if (signal.aborted) return;
+      let set = tried.get(piece.number);
+      if (!set) tried.set(piece.number, (set = new Set()));
+      set.add(holder.parentId);
+      const reason = error instanceof DigestMismatch ? "digest" : "transfer";
+      options.log.warn("Cannot download piece from parent", {
+        taskId: options.taskId,
+        piece: piece.number,
+        parent: holder.parentId,
+        reason,
+        error: errorMessage(error),
+      });
+      if (reason === "transfer" && /refused|reset|closed|timed out|timeout/i.test(errorMessage(error))) {
+        failedParents.add(holder.parentId);
+      }
+      const others = [...(holders.get(piece.number)?.values() ?? [])].filter(
+        (h) => !failedParents.has(h.parentId) && !set.has(h.parentId),
+      );
+      if (others.length === 0) options.onPieceFailed(piece.number, holder.parentId);
+    } finally {
+      active.delete(piece.number);
+      busy.set(holder.parentId, (busy.get(holder.parentId) ?? 1) - 1);
+      notify();
+    }
+  };
+
+  let reason: string | undefined;
+  try {
+    while (needed.size > 0) {
+      signal.throwIfAborted();
+      while (active.size < options.concurrency) {
+        const pick = choose();
+        if (!pick) break;
+        void download(pick.piece, pick.holder);
+      }
+      if (active.size === 0 && openSyncs === 0) {
+        reason = "parents have no more pieces to offer";
+        break;
+      }
+      if (active.size === 0 && [...failedParents].length >= options.parents.length) {
+        reason = "every parent failed";
+        break;
+      }
+      if (Date.now() - lastProgress > options.stallTimeoutMs && active.size === 0) {
+        reason = `no piece arrived for ${options.stallTimeoutMs} ms`;
+        break;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 250);
+      });
+      wake = undefined;
+    }
+  } finally {
+    controller.abort();
+    while (active.size > 0) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  }
+  return { complete: needed.size === 0, failedParents, reason };
+}

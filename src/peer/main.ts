@@ -1,0 +1,314 @@
+/** dfdaemon: the peer (and, with seedPeer.enable, the seed peer) of every node. */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { DfdaemonUpload } from "../gen/dfdaemon/v2/dfdaemon_pb.ts";
+import { ConfigError, configOverrides, flag, loadConfig, parseArgs } from "../common/config.ts";
+import { errorMessage, PieceNotFound } from "../common/errors.ts";
+import { hostId as makeHostId } from "../common/ids.ts";
+import { runServices, type Service } from "../common/lifecycle.ts";
+import { createLogger, setLogLevel } from "../common/log.ts";
+import { opsHandler } from "../common/metrics.ts";
+import { createGrpcClient, startGrpcServer, type GrpcServer } from "../common/rpc.ts";
+import { VERSION } from "../common/version.ts";
+import { dfdaemonConfigSchema, resolveIdentity, type DfdaemonConfig } from "./config.ts";
+import { SchedulerClient } from "./download/scheduler-client.ts";
+import { TaskManager } from "./download/task-manager.ts";
+import { describeHost } from "./host.ts";
+import { createPeerMetrics } from "./metrics.ts";
+import { downloadRoutes } from "./rpc/download-service.ts";
+import { uploadRoutes } from "./rpc/upload-service.ts";
+import { createHttpSource } from "./source/http.ts";
+import { SourceRegistry } from "./source/source.ts";
+import { collectGarbage } from "./storage/gc.ts";
+import { Storage } from "./storage/storage.ts";
+import { createTcpPieceTransport } from "./transport/transport.ts";
+import { createVortexServer } from "./transport/vortex/server.ts";
+
+const USAGE = `Usage: dfdaemon [--config FILE] [--<config.key> VALUE]...
+
+Runs the peer daemon. Every key of the YAML config can be given as a flag, e.g.
+  --host.ip 10.0.0.5 --storage.dir /var/lib/dragonfly --seedPeer.enable true
+  --scheduler.addrs '["10.0.0.1:8002"]'
+Options:
+  --config FILE   YAML config (Dragonfly's dfdaemon.yaml keys)
+  -h, --help      this help
+  -V, --version   print the version`;
+
+/** A running dfdaemon, for tests and the all-in-one cluster. */
+export interface Dfdaemon extends AsyncDisposable {
+  config: DfdaemonConfig;
+  hostId: string;
+  uploadPort: number;
+  vortexPort: number;
+  healthPort: number;
+  metricsPort: number;
+  socketPath: string;
+  metrics: ReturnType<typeof createPeerMetrics>;
+  storage: Storage;
+  services: Service[];
+  stop(): Promise<void>;
+}
+
+/** Builds and starts a dfdaemon from a validated config. */
+export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
+  setLogLevel(config.log.level);
+  const identity = resolveIdentity(config);
+  const hostId = makeHostId(identity.ip, identity.hostname, identity.seed);
+  const log = createLogger({ component: "dfdaemon", hostId });
+  const metrics = createPeerMetrics();
+  const storage = new Storage({ dir: config.storage.dir, keep: config.storage.keep, log });
+  storage.start();
+  metrics.registry.gauge("libellula_stored_task_count", "Tasks in storage", () => storage.list().length);
+  const sources = new SourceRegistry().register(["http", "https"], createHttpSource());
+  const uploadClients = new Map<string, ReturnType<typeof createClient<typeof DfdaemonUpload>>>();
+  const transports: { close(): void }[] = [];
+  const dial = (address: string) => {
+    let client = uploadClients.get(address);
+    if (!client) {
+      const transport = createGrpcClient(address, { timeoutMs: 10_000 });
+      transports.push(transport);
+      client = createClient(DfdaemonUpload, transport);
+      uploadClients.set(address, client);
+    }
+    return client;
+  };
+
+  let uploadPort = config.upload.server.port;
+  let vortexPort = config.storage.server.tcpPort;
+  const schedulers = new SchedulerClient({
+    addresses: config.scheduler.addrs,
+    announceIntervalMs: config.scheduler.announceInterval,
+    log,
+    host: () =>
+      describeHost(
+        {
+          hostId,
+          ip: identity.ip,
+          hostname: identity.hostname,
+          seed: identity.seed,
+          idc: config.host.idc,
+          location: config.host.location,
+          schedulerClusterId: config.host.schedulerClusterID,
+          uploadPort,
+          disableShared: config.upload.disableShared,
+        },
+        storage,
+      ),
+  });
+  const taskManager = new TaskManager({
+    storage,
+    sources,
+    schedulers,
+    transport: createTcpPieceTransport({ timeoutMs: config.download.pieceTimeout }),
+    dial,
+    identity: { ...identity, hostId },
+    settings: {
+      concurrentPieceCount: config.download.concurrentPieceCount,
+      pieceTimeoutMs: config.download.pieceTimeout,
+      collectedPieceTimeoutMs: Math.min(config.download.collectedPieceTimeout, 30_000),
+      scheduleTimeoutMs: config.scheduler.scheduleTimeout,
+      maxScheduleCount: config.scheduler.maxScheduleCount,
+      disableBackToSource: config.backToSource.disable,
+    },
+    metrics,
+    log,
+  });
+
+  const vortex = createVortexServer({
+    host: config.storage.server.ip ?? identity.ip,
+    port: config.storage.server.tcpPort,
+    log: log.child({ component: "vortex" }),
+    async resolvePiece(taskId, number) {
+      const task = storage.get(taskId);
+      const piece = task?.pieces.get(number);
+      if (!task || !piece || config.upload.disableShared) throw new PieceNotFound(taskId, number);
+      return {
+        path: task.path,
+        offset: piece.offset,
+        metadata: {
+          number,
+          offset: piece.offset,
+          length: piece.length,
+          digest: piece.digest,
+          parentId: piece.parentId,
+          costSeconds: Math.round(piece.costMs / 1000),
+          createdAtSeconds: Math.floor(piece.createdAt / 1000),
+        },
+      };
+    },
+    onServed(info) {
+      if (info.error) return;
+      metrics.uploadTrafficBytes.inc({}, info.bytes);
+      metrics.uploadPieces.inc();
+      storage.countUpload(info.taskId);
+    },
+  });
+
+  let uploadServer: GrpcServer | undefined;
+  let downloadServer: GrpcServer | undefined;
+  let healthServer: ReturnType<typeof Bun.serve> | undefined;
+  let metricsServer: ReturnType<typeof Bun.serve> | undefined;
+  let gcTimer: ReturnType<typeof setInterval> | undefined;
+  let ready = false;
+  const socketPath = config.download.server.socketPath;
+  const ops = opsHandler(metrics.registry, () => ready);
+
+  const services: Service[] = [
+    {
+      name: "vortex",
+      start: async () => {
+        await vortex.start();
+        vortexPort = vortex.port;
+      },
+      stop: () => vortex.stop(),
+    },
+    {
+      name: "upload",
+      start: async () => {
+        uploadServer = await startGrpcServer({
+          routes: uploadRoutes({
+            storage,
+            taskManager,
+            sources,
+            hostId,
+            dataAddress: () => ({ ip: config.storage.server.ip ?? identity.ip, tcpPort: vortexPort }),
+            disableShared: config.upload.disableShared,
+            log,
+          }),
+          listen: { host: config.upload.server.ip, port: config.upload.server.port },
+        });
+        uploadPort = uploadServer.port;
+      },
+      stop: async () => uploadServer?.stop(),
+    },
+    {
+      name: "download",
+      start: async () => {
+        mkdirSync(dirname(socketPath), { recursive: true });
+        downloadServer = await startGrpcServer({
+          routes: downloadRoutes({ storage, taskManager, sources, schedulers, hostId, log }),
+          listen: { path: socketPath },
+        });
+      },
+      stop: async () => downloadServer?.stop(),
+    },
+    {
+      name: "ops",
+      start: async () => {
+        healthServer = Bun.serve({ hostname: "0.0.0.0", port: config.health.server.port, fetch: ops });
+        metricsServer = Bun.serve({ hostname: "0.0.0.0", port: config.metrics.server.port, fetch: ops });
+      },
+      stop: async () => {
+        await healthServer?.stop(true);
+        await metricsServer?.stop(true);
+      },
+    },
+    {
+      name: "scheduler",
+      start: () => schedulers.start(),
+      stop: () => schedulers.stop(),
+    },
+    {
+      name: "tasks",
+      start: async () => {
+        gcTimer = setInterval(() => {
+          try {
+            for (const id of collectGarbage(storage, config.gc.policy, taskManager.activeTaskIds(), log)) {
+              schedulers.deleteTask(id).catch(() => {});
+            }
+          } catch (error) {
+            log.warn("Garbage collection failed", { error: errorMessage(error) });
+          }
+        }, config.gc.interval);
+        gcTimer.unref?.();
+        ready = true;
+        log.info("dfdaemon ready", {
+          version: VERSION,
+          seed: identity.seed,
+          ip: identity.ip,
+          uploadPort,
+          vortexPort,
+          socketPath,
+          healthPort: healthServer?.port,
+          metricsPort: metricsServer?.port,
+          schedulers: config.scheduler.addrs,
+        });
+      },
+      stop: async () => {
+        ready = false;
+        clearInterval(gcTimer);
+        await taskManager.stop();
+        for (const transport of transports) transport.close();
+        storage.stop();
+      },
+    },
+  ];
+
+  const started: Service[] = [];
+  const stop = async () => {
+    for (const service of started.reverse()) {
+      await service.stop().catch((error) => log.warn(`Cannot stop ${service.name} cleanly`, { error: errorMessage(error) }));
+    }
+    started.length = 0;
+  };
+  try {
+    for (const service of services) {
+      await service.start();
+      started.push(service);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    config,
+    hostId,
+    uploadPort,
+    vortexPort,
+    healthPort: healthServer?.port ?? 0,
+    metricsPort: metricsServer?.port ?? 0,
+    socketPath,
+    metrics,
+    storage,
+    services,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Runs dfdaemon with command-line arguments; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, ["help", "version"], { h: "help", V: "version" });
+  if (flag(args, "help")) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (flag(args, "version")) {
+    console.log(`dfdaemon ${VERSION}`);
+    return 0;
+  }
+  const unknown = Object.keys(args.flags).filter((f) => !f.includes(".") && !["config", "help", "version"].includes(f));
+  if (unknown.length > 0 || args.positionals.length > 0) {
+    console.error(`dfdaemon: unknown argument "${unknown[0] ?? args.positionals[0]}"\n\n${USAGE}`);
+    return 2;
+  }
+  let config: DfdaemonConfig;
+  try {
+    config = loadConfig(dfdaemonConfigSchema, { file: flag(args, "config"), overrides: configOverrides(args) });
+  } catch (error) {
+    console.error(`dfdaemon: ${error instanceof ConfigError ? error.message : errorMessage(error)}`);
+    return 2;
+  }
+  const log = createLogger({ component: "dfdaemon" });
+  let daemon: Dfdaemon;
+  try {
+    daemon = await startDfdaemon(config);
+  } catch (error) {
+    console.error(`dfdaemon: cannot start: ${errorMessage(error)}`);
+    return 1;
+  }
+  return runServices([{ name: "dfdaemon", start: async () => {}, stop: () => daemon.stop() }], log);
+}
+
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));
