@@ -1,0 +1,41 @@
+/** Cleanup on every way out: normal end, error, Ctrl-C and SIGTERM. */
+
+type Step = { name: string; fn: () => Promise<void> | void };
+
+/** Runs registered steps in reverse order, once, whichever way the bench ends. */
+export class Cleanup {
+  readonly #steps: Step[] = [];
+  #done: Promise<void> | null = null;
+
+  /** Registers a step; steps run last-registered first. */
+  add(name: string, fn: () => Promise<void> | void): void {
+    this.#steps.push({ name, fn });
+  }
+
+  /** Runs every step once; a failing step is reported and the rest still run. */
+  run(): Promise<void> {
+    this.#done ??= (async () => {
+      while (this.#steps.length > 0) {
+        const step = this.#steps.pop()!;
+        try {
+          await step.fn();
+        } catch (error) {
+          console.error(`cleanup: ${step.name}: ${(error as Error).message}`);
+        }
+      }
+    })();
+    return this.#done;
+  }
+
+  /** On SIGINT/SIGTERM: clean up, then exit 130/143. */
+  handleSignals(): void {
+    const onSignal = (signal: NodeJS.Signals, code: number) => {
+      process.on(signal, () => {
+        console.error(`\n${signal}: stopping and cleaning up…`);
+        void this.run().finally(() => process.exit(code));
+      });
+    };
+    onSignal("SIGINT", 130);
+    onSignal("SIGTERM", 143);
+  }
+}

@@ -1,0 +1,224 @@
+/** Starting Libellula's scheduler and dfdaemons for a bench, and reading their health and metrics. */
+import { accessSync, constants, existsSync } from "node:fs";
+import { join } from "node:path";
+import { run, startProcess, tail, waitFor, type ManagedProcess } from "./proc.ts";
+
+/** The repository checkout the daemons run from. */
+export const REPO_ROOT = join(import.meta.dir, "..", "..");
+/** Its executables. */
+export const BIN_DIR = join(REPO_ROOT, "bin");
+
+const HEALTH_TIMEOUT_MS = 60_000;
+const PROBE_TIMEOUT_SECONDS = 2;
+
+/** Wraps a command, e.g. to run it in a namespace; identity on loopback. */
+export type Wrap = (cmd: string[]) => string[];
+
+/** Fetches a URL's body as text from where the daemon runs; null when unreachable or not 2xx. */
+export type Probe = (url: string) => Promise<string | null>;
+
+/** Probe from this process (loopback benches). */
+export const localProbe: Probe = async (url) => {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(PROBE_TIMEOUT_SECONDS * 1000) });
+    return response.ok ? await response.text() : null;
+  } catch {
+    return null;
+  }
+};
+
+/** Probe with curl run through `wrap` (inside a namespace). */
+export function curlProbe(wrap: Wrap): Probe {
+  return async (url) => {
+    const result = await run(wrap(["curl", "-sf", "--max-time", String(PROBE_TIMEOUT_SECONDS), url]));
+    return result.code === 0 ? result.stdout : null;
+  };
+}
+
+/** Path of a Libellula executable in bin/. */
+export function binary(name: "scheduler" | "dfdaemon" | "dfget"): string {
+  return join(BIN_DIR, name);
+}
+
+/** Throws a clear error unless bin/scheduler, bin/dfdaemon and bin/dfget exist and are executable. */
+export function requireDaemonBinaries(): void {
+  const missing = (["scheduler", "dfdaemon", "dfget"] as const).filter((name) => {
+    try {
+      accessSync(binary(name), constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new Error(
+      `Missing executable ${missing.map((name) => `bin/${name}`).join(", ")} in ${REPO_ROOT}: the P2P phase needs the daemons ` +
+        `(run with --curl-only to measure only the curl baseline and check the network)`,
+    );
+  }
+}
+
+/** Extra flags for every daemon of a kind, from the environment (whitespace-separated). */
+function extraArgs(variable: string): string[] {
+  return (process.env[variable] ?? "").split(/\s+/).filter(Boolean);
+}
+
+/** A started daemon. */
+export interface Daemon {
+  readonly name: string;
+  readonly process: ManagedProcess;
+  readonly healthUrl: string;
+  readonly metricsUrl: string;
+}
+
+/** How to start the scheduler. */
+export interface SchedulerOptions {
+  ip: string;
+  port: number;
+  metricsPort: number;
+  logFile: string;
+  wrap: Wrap;
+  probe: Probe;
+}
+
+/** Starts bin/scheduler and waits for /healthy. */
+export async function startScheduler(options: SchedulerOptions): Promise<Daemon> {
+  const cmd = [
+    binary("scheduler"),
+    "--server.listenIP", options.ip,
+    "--server.advertiseIP", options.ip,
+    "--server.port", String(options.port),
+    "--metrics.server.port", String(options.metricsPort),
+    ...extraArgs("LIBELLULA_BENCH_SCHEDULER_ARGS"),
+  ];
+  const daemon: Daemon = {
+    name: "scheduler",
+    process: startProcess("scheduler", options.wrap(cmd), options.logFile, { cwd: REPO_ROOT }),
+    healthUrl: `http://${options.ip}:${options.metricsPort}/healthy`,
+    metricsUrl: `http://${options.ip}:${options.metricsPort}/metrics`,
+  };
+  await waitHealthy(daemon, options.probe);
+  return daemon;
+}
+
+/** How to start one dfdaemon. */
+export interface DfdaemonOptions {
+  name: string;
+  ip: string;
+  hostname: string;
+  uploadPort: number;
+  storagePort: number;
+  healthPort: number;
+  metricsPort: number;
+  storageDir: string;
+  socketPath: string;
+  schedulerAddr: string;
+  seed: boolean;
+  logFile: string;
+  wrap: Wrap;
+  probe: Probe;
+}
+
+/** Starts bin/dfdaemon and waits for /healthy and its download socket. */
+export async function startDfdaemon(options: DfdaemonOptions): Promise<Daemon> {
+  const cmd = [
+    binary("dfdaemon"),
+    "--host.ip", options.ip,
+    "--host.hostname", options.hostname,
+    "--upload.server.ip", options.ip,
+    "--upload.server.port", String(options.uploadPort),
+    "--storage.server.ip", options.ip,
+    "--storage.server.tcpPort", String(options.storagePort),
+    "--storage.dir", options.storageDir,
+    "--download.server.socketPath", options.socketPath,
+    "--scheduler.addrs", JSON.stringify([options.schedulerAddr]),
+    "--health.server.port", String(options.healthPort),
+    "--metrics.server.port", String(options.metricsPort),
+    ...(options.seed ? ["--seedPeer.enable", "true"] : []),
+    ...extraArgs("LIBELLULA_BENCH_DFDAEMON_ARGS"),
+  ];
+  const daemon: Daemon = {
+    name: options.name,
+    process: startProcess(options.name, options.wrap(cmd), options.logFile, { cwd: REPO_ROOT }),
+    healthUrl: `http://${options.ip}:${options.healthPort}/healthy`,
+    metricsUrl: `http://${options.ip}:${options.metricsPort}/metrics`,
+  };
+  await waitHealthy(daemon, options.probe);
+  await waitFor(() => (existsSync(options.socketPath) ? true : null), HEALTH_TIMEOUT_MS, `${options.name}: healthy but no download socket at ${options.socketPath}`);
+  return daemon;
+}
+
+/** Waits for `daemon`'s /healthy; throws with its log's tail if it exits or never answers. */
+export async function waitHealthy(daemon: Daemon, probe: Probe, timeoutMs = HEALTH_TIMEOUT_MS): Promise<void> {
+  try {
+    await waitFor(
+      async () => {
+        const code = daemon.process.exitCode();
+        if (code !== null) throw new Error(`${daemon.name} exited with code ${code} while starting`);
+        return (await probe(daemon.healthUrl)) !== null ? true : null;
+      },
+      timeoutMs,
+      `${daemon.name} did not answer ${daemon.healthUrl} within ${timeoutMs / 1000} s`,
+      200,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n--- ${daemon.process.logFile} (last lines) ---\n${tail(daemon.process.logFile)}`);
+  }
+}
+
+/** Bytes a dfdaemon downloaded, by traffic type. */
+export interface Traffic {
+  backToSource: number;
+  remotePeer: number;
+  localPeer: number;
+}
+
+/** Reads `libellula_download_traffic_bytes_total` by type from a dfdaemon's /metrics; null if unreachable. */
+export async function readTraffic(daemon: Daemon, probe: Probe): Promise<Traffic | null> {
+  const text = await probe(daemon.metricsUrl);
+  return text === null ? null : parseTraffic(text);
+}
+
+/** Sums `libellula_download_traffic_bytes_total` samples by their `type` label. */
+export function parseTraffic(metrics: string): Traffic {
+  const traffic: Traffic = { backToSource: 0, remotePeer: 0, localPeer: 0 };
+  const keys: Record<string, keyof Traffic> = { back_to_source: "backToSource", remote_peer: "remotePeer", local_peer: "localPeer" };
+  for (const line of metrics.split("\n")) {
+    const match = /^libellula_download_traffic_bytes_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const type = /(?:^|,)\s*type="([^"]*)"/.exec(match[1]!)?.[1];
+    const key = type === undefined ? undefined : keys[type];
+    if (key) traffic[key] += Number(match[2]);
+  }
+  return traffic;
+}
+
+/** One timed download. */
+export interface Fetch {
+  host: string;
+  code: number;
+  /** From spawn to exit. */
+  ms: number;
+  output: string;
+  logFile: string;
+}
+
+/** Runs `cmd` (through `wrap`) to completion with its output in `logFile`, timed from spawn to exit. */
+export async function timedRun(host: string, cmd: string[], output: string, logFile: string, wrap: Wrap, timeoutMs: number): Promise<Fetch> {
+  const started = performance.now();
+  const child = startProcess(host, wrap(cmd), logFile, { cwd: REPO_ROOT });
+  const timer = setTimeout(() => void child.stop(2000), timeoutMs);
+  const code = await child.exited;
+  clearTimeout(timer);
+  return { host, code, ms: performance.now() - started, output, logFile };
+}
+
+/** The dfget command for one download through the daemon at `socketPath`. */
+export function dfgetCommand(url: string, output: string, socketPath: string): string[] {
+  return [binary("dfget"), url, "-O", output, "-e", socketPath, "--no-progress"];
+}
+
+/** The curl command for one download straight from the origin. */
+export function curlCommand(url: string, output: string): string[] {
+  return ["curl", "-sS", "-f", "-o", output, url];
+}
