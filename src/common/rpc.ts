@@ -44,6 +44,10 @@ export const translateErrors: Interceptor = (next) => async (request) => {
   }
 };
 
+/** Larger HTTP/2 windows than the 64 KiB default, so multi-MiB messages do not wait on round trips. */
+const HTTP2_SETTINGS: http2.Settings = { initialWindowSize: 8 * 1024 * 1024, maxFrameSize: 1024 * 1024 };
+const CONNECTION_WINDOW = 32 * 1024 * 1024;
+
 /** Where a gRPC server listens: a TCP host and port, or a unix socket path. */
 export type ListenAddress = { host: string; port: number } | { path: string };
 
@@ -69,10 +73,11 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     readMaxBytes: options.readMaxBytes ?? 64 * 1024 * 1024,
     interceptors: [translateErrors],
   });
-  const server = http2.createServer({}, handler);
+  const server = http2.createServer({ settings: HTTP2_SETTINGS }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (session) => {
     sessions.add(session);
+    session.once("connect", () => session.setLocalWindowSize?.(CONNECTION_WINDOW));
     session.on("close", () => sessions.delete(session));
   });
   server.on("sessionError", () => {});
@@ -108,9 +113,10 @@ export interface GrpcClientOptions {
 export function createGrpcClient(address: string, options: GrpcClientOptions = {}): Transport & { close(): void } {
   const unix = address.startsWith("unix:") ? address.slice("unix:".length) : address.startsWith("/") ? address : null;
   const baseUrl = unix ? "http://localhost" : address.includes("://") ? address : `http://${address}`;
-  const nodeOptions: http2.ClientSessionOptions = unix
-    ? { createConnection: () => net.connect(unix) }
-    : {};
+  const nodeOptions: http2.ClientSessionOptions = {
+    settings: HTTP2_SETTINGS,
+    ...(unix ? { createConnection: () => net.connect(unix) } : {}),
+  };
   const manager = new Http2SessionManager(baseUrl, { idleConnectionTimeoutMs: 15_000, pingIntervalMs: 30_000 }, nodeOptions);
   const transport = createGrpcTransport({
     baseUrl,

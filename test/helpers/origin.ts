@@ -62,7 +62,7 @@ export function startOrigin(options: { ranges?: boolean } = {}): Origin {
         headers["content-range"] = `bytes ${start}-${end}/${size}`;
       }
       if (request.method !== "HEAD") sentBytes.set(path, (sentBytes.get(path) ?? 0) + body.length);
-      return new Response(request.method === "HEAD" ? null : body, { status: responseStatus, headers: { ...headers, "content-length": String(body.length) } });
+      return new Response(request.method === "HEAD" ? null : (body as Uint8Array<ArrayBuffer>), { status: responseStatus, headers: { ...headers, "content-length": String(body.length) } });
     },
   });
   const stop = async () => {
