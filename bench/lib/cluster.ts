@@ -166,11 +166,12 @@ export async function waitHealthy(daemon: Daemon, probe: Probe, timeoutMs = HEAL
   }
 }
 
-/** Bytes a dfdaemon downloaded, by traffic type. */
+/** Bytes a dfdaemon downloaded, by traffic type, and bytes it served to other peers. */
 export interface Traffic {
   backToSource: number;
   remotePeer: number;
   localPeer: number;
+  uploaded: number;
 }
 
 /** Reads `libellula_download_traffic_bytes_total` by type from a dfdaemon's /metrics; null if unreachable. */
@@ -179,11 +180,13 @@ export async function readTraffic(daemon: Daemon, probe: Probe): Promise<Traffic
   return text === null ? null : parseTraffic(text);
 }
 
-/** Sums `libellula_download_traffic_bytes_total` samples by their `type` label. */
+/** Sums `libellula_download_traffic_bytes_total` samples by their `type` label, and the upload counter. */
 export function parseTraffic(metrics: string): Traffic {
-  const traffic: Traffic = { backToSource: 0, remotePeer: 0, localPeer: 0 };
+  const traffic: Traffic = { backToSource: 0, remotePeer: 0, localPeer: 0, uploaded: 0 };
   const keys: Record<string, keyof Traffic> = { back_to_source: "backToSource", remote_peer: "remotePeer", local_peer: "localPeer" };
   for (const line of metrics.split("\n")) {
+    const upload = /^libellula_upload_traffic_bytes_total(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (upload) traffic.uploaded += Number(upload[1]);
     const match = /^libellula_download_traffic_bytes_total\{([^}]*)\}\s+(\S+)/.exec(line);
     if (!match) continue;
     const type = /(?:^|,)\s*type="([^"]*)"/.exec(match[1]!)?.[1];

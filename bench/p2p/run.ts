@@ -173,9 +173,11 @@ async function main(): Promise<number> {
     section("dfdaemon traffic (bytes downloaded, from /metrics)");
     console.log(
       table(
-        ["Daemon", "back to source", "remote peer", "local peer"],
+        ["Daemon", "back to source", "remote peer", "local peer", "served to peers"],
         daemonTraffic.map(({ name, traffic }) =>
-          traffic === null ? [name, "unreachable", "", ""] : [name, formatSize(traffic.backToSource), formatSize(traffic.remotePeer), formatSize(traffic.localPeer)],
+          traffic === null
+            ? [name, "unreachable", "", "", ""]
+            : [name, formatSize(traffic.backToSource), formatSize(traffic.remotePeer), formatSize(traffic.localPeer), formatSize(traffic.uploaded)],
         ),
       ),
     );

@@ -1,0 +1,278 @@
+/**
+ * bench/throughput: one peer fetching a file through a seed peer on loopback, against curl straight
+ * from the origin in the same run, for each file size; with both dfdaemons' peak RSS, to show that
+ * memory does not grow with file size. See bench/README.md.
+ */
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { isTrue, parseFlags, usage, type FlagSpec } from "../lib/args.ts";
+import { Cleanup } from "../lib/cleanup.ts";
+import {
+  curlCommand,
+  dfgetCommand,
+  localProbe,
+  readTraffic,
+  requireDaemonBinaries,
+  startDfdaemon,
+  startScheduler,
+  timedRun,
+  type Daemon,
+  type Fetch,
+  type Traffic,
+} from "../lib/cluster.ts";
+import { makeRandomFile, sha256File } from "../lib/files.ts";
+import { startOrigin, type Origin } from "../lib/origin.ts";
+import { freePorts } from "../lib/ports.ts";
+import { peakRss, tail } from "../lib/proc.ts";
+import { machine, section, summaryBlock, table } from "../lib/report.ts";
+import { ensureTools } from "../lib/tools.ts";
+import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
+import { formatRatio, formatSeconds, formatSize, formatThroughput, parseSize } from "../lib/units.ts";
+
+const BENCH = "throughput";
+const HOST_IP = "127.0.0.1";
+/** Below this, dfget's throughput is not "through the seed" and the bench says so. */
+const TARGET_RATIO = 0.8;
+
+const FLAGS = {
+  sizes: { help: "comma-separated file sizes", env: "LIBELLULA_BENCH_SIZES", default: "256MiB,1GiB" },
+  timeout: { help: "seconds each download may take", env: "LIBELLULA_BENCH_TIMEOUT", default: "600" },
+  keep: { boolean: true, help: "keep files and logs for debugging", env: "LIBELLULA_BENCH_KEEP" },
+  "curl-only": { boolean: true, help: "measure only curl (checks the harness without the daemons)" },
+  clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
+} satisfies Record<string, FlagSpec>;
+
+/** Figures for one file size. */
+interface SizeResult {
+  size: number;
+  curl: Fetch;
+  dfget: Fetch | null;
+  seedPeakRss: number | null;
+  peerPeakRss: number | null;
+  seedStartRss: number | null;
+  peerStartRss: number | null;
+  seedTraffic: Traffic | null;
+  peerTraffic: Traffic | null;
+  /** Bytes the origin sent during the dfget download. */
+  originBytes: number | null;
+}
+
+const cleanup = new Cleanup();
+const failures: string[] = [];
+
+async function main(): Promise<number> {
+  const flags = parseFlags(process.argv.slice(2), FLAGS);
+  if (flags.help) {
+    console.log(usage("npm run bench:throughput --", "One peer fetching through a seed peer on loopback against curl from the origin, with dfdaemon peak RSS.", FLAGS));
+    return 0;
+  }
+  const sizes = flags.sizes.split(",").map((text) => text.trim()).filter(Boolean).map(parseSize);
+  if (sizes.length === 0) throw new Error(`"--sizes" is empty`);
+  const timeoutMs = Number(flags.timeout) * 1000;
+  if (!(timeoutMs > 0)) throw new Error(`Invalid "--timeout" "${flags.timeout}": expected seconds`);
+  const keep = isTrue(flags.keep);
+  const runP2p = !isTrue(flags["curl-only"]);
+  if (runP2p && !isTrue(flags.clean)) requireDaemonBinaries();
+
+  await ensureTools(["curl"]);
+  const other = liveRun(BENCH);
+  if (other !== null) throw new Error(`Another bench/throughput run is in progress (pid ${other}); wait for it or stop it first`);
+  const leftovers = await removeStaleRuns(BENCH);
+  if (leftovers.length > 0) console.log(`Removed leftovers of an earlier run: ${leftovers.join(", ")}`);
+  if (isTrue(flags.clean)) return 0;
+
+  cleanup.handleSignals();
+  const work = createWorkDir(BENCH);
+  let failed = true;
+  cleanup.add("work dir", () => {
+    if (keep) return console.log(`Kept files in ${work.dir}`);
+    rmSync(work.dir, { recursive: true, force: true });
+  });
+  cleanup.add("logs", () => {
+    if (failed || keep) console.error(`Logs: ${work.logs}`);
+    else rmSync(work.logs, { recursive: true, force: true });
+  });
+  console.log(`Work dir ${work.dir}, logs ${work.logs}`);
+
+  const results: SizeResult[] = [];
+  for (const size of sizes) {
+    section(`${formatSize(size)}`);
+    results.push(await measure(size, work, runP2p, timeoutMs, keep));
+  }
+
+  const rows = results.map((r) => {
+    const curlCell = r.curl.code === 0 ? formatThroughput(r.size, r.curl.ms) : "FAILED";
+    const dfgetOk = r.dfget !== null && r.dfget.code === 0;
+    return [
+      formatSize(r.size),
+      curlCell,
+      r.dfget === null ? "not run" : dfgetOk ? formatThroughput(r.size, r.dfget.ms) : "FAILED",
+      dfgetOk && r.curl.code === 0 ? formatRatio(r.curl.ms / r.dfget!.ms) : "",
+      r.seedPeakRss === null ? "" : formatSize(r.seedPeakRss),
+      r.peerPeakRss === null ? "" : formatSize(r.peerPeakRss),
+      r.originBytes === null ? "" : formatRatio(r.originBytes / r.size),
+    ];
+  });
+  const lines = [
+    "#### bench/throughput: one peer fetching through a seed peer on loopback, no shaping",
+    "",
+    table(["File", "curl from origin", "dfget via seed peer", "dfget ÷ curl", "seed peak RSS", "peer peak RSS", "origin bytes ÷ file"], rows),
+    "",
+    `Throughput is file size over wall time from process start to exit (decimal MB/s); peak RSS is VmHWM of each dfdaemon, read at the end; target dfget ÷ curl ≥ ${TARGET_RATIO}×.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
+    `Command: \`npm run bench:throughput -- --sizes ${flags.sizes}\``,
+  ];
+  console.log(summaryBlock(lines));
+  if (failures.length > 0) {
+    section("FAILED");
+    for (const failure of failures) console.error(failure);
+    return 1;
+  }
+  failed = false;
+  return 0;
+}
+
+/** Generates a file of `size`, fetches it with curl, then through a fresh seed peer and peer with dfget. */
+async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: number, keep: boolean): Promise<SizeResult> {
+  const label = formatSize(size).replace(/\s+/g, "");
+  const dir = ensureDir(join(work.dir, label));
+  const source = join(dir, "blob");
+  const t0 = performance.now();
+  const sha = await makeRandomFile(source, size);
+  console.log(`Generated ${formatSize(size)} in ${formatSeconds(performance.now() - t0)}, sha256 ${sha}`);
+
+  const origin = await startOrigin({
+    file: source,
+    hostname: HOST_IP,
+    port: 0,
+    controlSocket: join(dir, "origin.sock"),
+    logFile: join(work.logs, `origin-${label}.log`),
+  });
+  work.recordPid(origin.process.pid);
+  const stopOrigin = () => origin.stop();
+  cleanup.add(`origin ${label}`, stopOrigin);
+
+  const curlOut = join(dir, "curl-output");
+  const curl = await timedRun("curl", curlCommand(origin.url, curlOut), curlOut, join(work.logs, `curl-${label}.log`), (cmd) => cmd, timeoutMs);
+  await check("curl", curl, sha);
+  console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}`);
+  rmSync(curlOut, { force: true });
+
+  const result: SizeResult = {
+    size,
+    curl,
+    dfget: null,
+    seedPeakRss: null,
+    peerPeakRss: null,
+    seedStartRss: null,
+    peerStartRss: null,
+    seedTraffic: null,
+    peerTraffic: null,
+    originBytes: null,
+  };
+  if (runP2p) await measureDfget(result, origin, sha, dir, label, work, timeoutMs);
+  await stopOrigin();
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+  return result;
+}
+
+/** Starts a scheduler, a seed peer and a peer; the peer runs dfget; reads traffic and peak RSS. */
+async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir: string, label: string, work: WorkDir, timeoutMs: number): Promise<void> {
+  const daemons: Daemon[] = [];
+  const stopAll = async () => {
+    await Promise.all(daemons.splice(0).map((daemon) => daemon.process.stop()));
+  };
+  cleanup.add(`daemons ${label}`, stopAll);
+  const [schedulerPort, schedulerMetrics, ...ports] = freePorts(10, HOST_IP) as [number, number, ...number[]];
+  const scheduler = await startScheduler({
+    ip: HOST_IP,
+    port: schedulerPort,
+    metricsPort: schedulerMetrics,
+    logFile: join(work.logs, `scheduler-${label}.log`),
+    wrap: (cmd) => cmd,
+    probe: localProbe,
+  });
+  daemons.push(scheduler);
+  work.recordPid(scheduler.process.pid);
+  const start = async (name: "seed" | "peer", offset: number) => {
+    const home = ensureDir(join(dir, name));
+    const daemon = await startDfdaemon({
+      name,
+      ip: HOST_IP,
+      hostname: `bench-${name}`,
+      uploadPort: ports[offset]!,
+      storagePort: ports[offset + 1]!,
+      healthPort: ports[offset + 2]!,
+      metricsPort: ports[offset + 3]!,
+      storageDir: ensureDir(join(home, "storage")),
+      socketPath: join(home, "dfdaemon.sock"),
+      schedulerAddr: `${HOST_IP}:${schedulerPort}`,
+      seed: name === "seed",
+      logFile: join(work.logs, `dfdaemon-${name}-${label}.log`),
+      wrap: (cmd) => cmd,
+      probe: localProbe,
+    });
+    daemons.push(daemon);
+    work.recordPid(daemon.process.pid);
+    return daemon;
+  };
+  const seed = await start("seed", 0);
+  const peer = await start("peer", 4);
+  result.seedStartRss = peakRss(seed.process.pid);
+  result.peerStartRss = peakRss(peer.process.pid);
+
+  await origin.reset();
+  const output = join(dir, "dfget-output");
+  const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
+  result.dfget = dfget;
+  result.originBytes = (await origin.stats()).bytesSent;
+  result.seedTraffic = await readTraffic(seed, localProbe);
+  result.peerTraffic = await readTraffic(peer, localProbe);
+  result.seedPeakRss = peakRss(seed.process.pid);
+  result.peerPeakRss = peakRss(peer.process.pid);
+  const ok = await check("dfget", dfget, sha, [seed, peer, scheduler]);
+  console.log(`dfget via seed peer:   ${dfget.code === 0 ? `${formatThroughput(result.size, dfget.ms)} (${formatSeconds(dfget.ms)})` : `exit ${dfget.code}`}`);
+  if (ok && result.curl.code === 0) {
+    const ratio = result.curl.ms / dfget.ms;
+    console.log(`dfget ÷ curl:          ${formatRatio(ratio)}${ratio < TARGET_RATIO ? ` (below the ${TARGET_RATIO}× target)` : ""}`);
+  }
+  const rss = (start: number | null, peak: number | null) => `${start === null ? "?" : formatSize(start)} after start, peak ${peak === null ? "?" : formatSize(peak)}`;
+  console.log(`seed RSS:              ${rss(result.seedStartRss, result.seedPeakRss)}`);
+  console.log(`peer RSS:              ${rss(result.peerStartRss, result.peerPeakRss)}`);
+  console.log(`origin sent:           ${formatSize(result.originBytes)} (${formatRatio(result.originBytes / result.size)} the file)`);
+  for (const [name, traffic] of [["seed", result.seedTraffic], ["peer", result.peerTraffic]] as const) {
+    if (traffic === null) console.log(`${name} traffic:          metrics unreachable`);
+    else console.log(`${name} traffic:          back to source ${formatSize(traffic.backToSource)}, remote peer ${formatSize(traffic.remotePeer)}, local ${formatSize(traffic.localPeer)}, served ${formatSize(traffic.uploaded)}`);
+  }
+  if (result.peerTraffic !== null && result.peerTraffic.backToSource > 0) {
+    console.log(`WARNING: the peer fetched ${formatSize(result.peerTraffic.backToSource)} from the origin itself, not through the seed peer`);
+  }
+  await stopAll();
+  rmSync(output, { force: true });
+}
+
+/** Records a failure (exit code or sha256) with log excerpts; true when the fetch is good. */
+async function check(label: string, fetch: Fetch, sha: string, daemons: Daemon[] = []): Promise<boolean> {
+  let problem: string | null = null;
+  if (fetch.code !== 0) problem = `exited with code ${fetch.code} after ${formatSeconds(fetch.ms)}`;
+  else {
+    const got = await sha256File(fetch.output);
+    if (got === null) problem = "exited 0 but left no output file";
+    else if (got !== sha) problem = `output sha256 ${got} differs from the origin's ${sha}`;
+  }
+  if (problem === null) return true;
+  let message = `${label}: ${problem}\n--- ${fetch.logFile} ---\n${tail(fetch.logFile, 15)}`;
+  for (const daemon of daemons) message += `\n--- ${daemon.process.logFile} (last lines) ---\n${tail(daemon.process.logFile, 25)}`;
+  failures.push(message);
+  return false;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  console.error(`\nbench/throughput failed: ${(error as Error).message}`);
+} finally {
+  await cleanup.run();
+}
+process.exit(code);
