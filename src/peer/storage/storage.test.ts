@@ -108,7 +108,7 @@ describe("collectGarbage()", () => {
       storage.create({ id, url: id, pieceLength: 4, contentLength: 100 });
       storage.succeed(id);
     }
-    storage.get(ids[0]!)!.record.updatedAt = 1;
+    storage.get(ids[0]!)!.record.updatedAt = Date.now() - 60_000;
     const policy = { taskTTL: 1e12, diskHighThresholdPercent: 80, diskLowThresholdPercent: 50, diskThreshold: 300 };
     const evicted = collectGarbage(storage, policy, new Set(), log);
     expect(evicted.length).toBe(2);
