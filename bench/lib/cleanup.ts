@@ -6,6 +6,8 @@ type Step = { name: string; fn: () => Promise<void> | void };
 export class Cleanup {
   readonly #steps: Step[] = [];
   #done: Promise<void> | null = null;
+  /** Set once a signal arrived; errors after that are the stop, not the bench's failure. */
+  interrupted = false;
 
   /** Registers a step; steps run last-registered first. */
   add(name: string, fn: () => Promise<void> | void): void {
@@ -31,6 +33,8 @@ export class Cleanup {
   handleSignals(): void {
     const onSignal = (signal: NodeJS.Signals, code: number) => {
       process.on(signal, () => {
+        if (this.interrupted) return;
+        this.interrupted = true;
         console.error(`\n${signal}: stopping and cleaning up…`);
         void this.run().finally(() => process.exit(code));
       });

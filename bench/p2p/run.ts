@@ -375,7 +375,7 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  console.error(`\nbench/p2p failed: ${(error as Error).message}`);
+  if (!cleanup.interrupted) console.error(`\nbench/p2p failed: ${(error as Error).message}`);
 } finally {
   await cleanup.run();
 }

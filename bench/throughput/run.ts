@@ -271,7 +271,7 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  console.error(`\nbench/throughput failed: ${(error as Error).message}`);
+  if (!cleanup.interrupted) console.error(`\nbench/throughput failed: ${(error as Error).message}`);
 } finally {
   await cleanup.run();
 }
