@@ -1,0 +1,153 @@
+/** Builds a scheduler from its config: model, scheduling, gRPC server, GC and the manager client. */
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Scheduler as SchedulerServiceDesc } from "../gen/scheduler/v2/scheduler_pb.ts";
+import type { Service } from "../common/lifecycle.ts";
+import { createLogger, type Logger } from "../common/log.ts";
+import { Registry } from "../common/metrics.ts";
+import { startGrpcServer, type GrpcServer } from "../common/rpc.ts";
+import { advertisedIdentity, type SchedulerConfig } from "./config.ts";
+import { ResourceGc } from "./gc.ts";
+import { ManagerClient, type Dynconfig } from "./manager-client.ts";
+import { createSchedulerMetrics, type SchedulerMetrics } from "./metrics.ts";
+import { createResource, type Resource } from "./resource/resource.ts";
+import { SchedulerService } from "./rpc/scheduler-service.ts";
+import { Scheduling } from "./scheduling/scheduling.ts";
+import { SeedPeers, createSeedPeerClient, type SeedPeerClient } from "./scheduling/seed-peer.ts";
+import { settingsFromConfig, type SchedulingSettings } from "./scheduling/settings.ts";
+
+/** Dependencies of a scheduler; all optional. */
+export interface CreateSchedulerOptions {
+  log?: Logger;
+  registry?: Registry;
+  /** How seeds are asked to download; gRPC DfdaemonUpload by default. */
+  seedPeerClient?: SeedPeerClient;
+}
+
+/** A scheduler process's parts, started and stopped together. */
+export interface SchedulerInstance extends Service, AsyncDisposable {
+  readonly config: SchedulerConfig;
+  readonly resource: Resource;
+  readonly settings: SchedulingSettings;
+  readonly seeds: SeedPeers;
+  readonly scheduling: Scheduling;
+  readonly service: SchedulerService;
+  readonly gc: ResourceGc;
+  readonly metrics: SchedulerMetrics;
+  readonly registry: Registry;
+  readonly manager: ManagerClient | undefined;
+  /** The bound gRPC port (after start). */
+  readonly port: number;
+}
+
+/** Applies the manager's cluster config to the live settings and seed list. */
+export function applyDynconfig(settings: SchedulingSettings, seeds: SeedPeers, dynconfig: Dynconfig): void {
+  if (dynconfig.candidateParentLimit !== undefined) settings.candidateParentLimit = dynconfig.candidateParentLimit;
+  if (dynconfig.filterParentLimit !== undefined) settings.filterParentLimit = dynconfig.filterParentLimit;
+  if (dynconfig.normalLoadLimit !== undefined) settings.normalLoadLimit = dynconfig.normalLoadLimit;
+  if (dynconfig.seedLoadLimit !== undefined) settings.seedLoadLimit = dynconfig.seedLoadLimit;
+  settings.applications = dynconfig.applications;
+  seeds.setExternalSeeds(dynconfig.seedPeers);
+}
+
+/** Builds a scheduler; nothing listens until start(). */
+export function createScheduler(config: SchedulerConfig, options: CreateSchedulerOptions = {}): SchedulerInstance {
+  const log = options.log ?? createLogger({ component: "scheduler" });
+  const registry = options.registry ?? new Registry();
+  const resource = createResource();
+  const metrics = createSchedulerMetrics(registry, resource);
+  const settings = settingsFromConfig(config);
+  const seeds = new SeedPeers({
+    hosts: resource.hosts,
+    client: options.seedPeerClient ?? createSeedPeerClient(),
+    log,
+    failedTimeoutMs: config.seedPeer.failedTimeout,
+    registerTimeoutMs: config.seedPeer.registerTimeout,
+    hotTaskPeerThreshold: config.seedPeer.hotTaskPeerThreshold,
+    onTrigger: (result) => metrics.seedPeerTriggers.inc({ result }),
+  });
+  const onDecision = (decision: string) => metrics.decisions.inc({ decision });
+  const scheduling = new Scheduling({ settings, seeds, log, onDecision });
+  const service = new SchedulerService({
+    resource,
+    scheduling,
+    seeds,
+    settings,
+    log,
+    seedPeerEnabled: config.seedPeer.enable,
+    onRequest: (type) => metrics.announcePeerRequests.inc({ type }),
+    onDecision,
+  });
+  const g = config.scheduler.gc;
+  const gc = new ResourceGc({
+    resource,
+    log,
+    releaseChildren: (parentId, children) => scheduling.releaseChildren(parentId, children),
+    peerGCIntervalMs: g.peerGCInterval,
+    peerTTLMs: g.peerTTL,
+    taskGCIntervalMs: g.taskGCInterval,
+    hostGCIntervalMs: g.hostGCInterval,
+    hostTTLMs: g.hostTTL,
+    pieceDownloadTimeoutMs: g.pieceDownloadTimeout,
+  });
+  let server: GrpcServer | undefined;
+  let manager: ManagerClient | undefined;
+
+  const instance: SchedulerInstance = {
+    name: "scheduler",
+    config,
+    resource,
+    settings,
+    seeds,
+    scheduling,
+    service,
+    gc,
+    metrics,
+    registry,
+    get manager() {
+      return manager;
+    },
+    get port() {
+      return server?.port ?? 0;
+    },
+    async start() {
+      server = await startGrpcServer({
+        routes: (router: ConnectRouter) => router.service(SchedulerServiceDesc, service.implementation()),
+        listen: { host: config.server.listenIP, port: config.server.port },
+      });
+      await gc.start();
+      if (config.manager.addr) {
+        const identity = advertisedIdentity(config);
+        manager = new ManagerClient({
+          addr: config.manager.addr,
+          hostname: identity.hostname,
+          ip: identity.ip,
+          port: server.port,
+          idc: config.host.idc,
+          location: config.host.location,
+          clusterId: config.manager.schedulerClusterID,
+          keepAliveIntervalMs: config.manager.keepAlive.interval,
+          refreshIntervalMs: config.dynConfig.refreshInterval,
+          log,
+          onDynconfig: (dynconfig) => applyDynconfig(settings, seeds, dynconfig),
+        });
+        await manager.start();
+      }
+    },
+    async stop() {
+      await manager?.stop();
+      await gc.stop();
+      seeds.stop();
+      // Open AnnouncePeer streams end cleanly so the server can close without waiting on them.
+      for (const peer of resource.peers.all()) {
+        const stream = peer.stream as { close?: () => void } | undefined;
+        stream?.close?.();
+      }
+      await server?.stop();
+      server = undefined;
+    },
+    async [Symbol.asyncDispose]() {
+      await instance.stop();
+    },
+  };
+  return instance;
+}
