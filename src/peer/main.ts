@@ -11,6 +11,7 @@ import { createLogger, setLogLevel } from "../common/log.ts";
 import { opsHandler } from "../common/metrics.ts";
 import { createGrpcClient, startGrpcServer, type GrpcServer } from "../common/rpc.ts";
 import { VERSION } from "../common/version.ts";
+import { RateLimiter } from "../common/rate-limiter.ts";
 import { dfdaemonConfigSchema, resolveIdentity, type DfdaemonConfig } from "./config.ts";
 import { SchedulerClient } from "./download/scheduler-client.ts";
 import { TaskManager } from "./download/task-manager.ts";
@@ -115,6 +116,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     log,
   });
 
+  const uploadLimiter = config.upload.bandwidthLimit ? new RateLimiter(config.upload.bandwidthLimit) : undefined;
   const vortex = createVortexServer({
     host: config.storage.server.ip ?? identity.ip,
     port: config.storage.server.tcpPort,
@@ -123,6 +125,8 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       const task = storage.get(taskId);
       const piece = task?.pieces.get(number);
       if (!task || !piece || config.upload.disableShared) throw new PieceNotFound(taskId, number);
+      // Charged per piece before serving, as Dragonfly's upload limit is.
+      await uploadLimiter?.take(piece.length);
       return {
         path: task.path,
         offset: piece.offset,
