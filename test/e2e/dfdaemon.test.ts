@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as net from "node:net";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
 import { freePort, metric, runCli, sha256File, spawnDaemon, tempDir } from "../helpers/processes.ts";
 import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
@@ -155,5 +156,54 @@ describe("scheduler unreachable", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("back-to-source is disabled");
     expect(origin.sent("/lonely-2.bin")).toBe(1);
+  });
+});
+
+describe("malformed input on the daemon's ports", () => {
+  test("a malformed Vortex frame gets an error frame and the daemon keeps serving", async () => {
+    const reply = await new Promise<Uint8Array>((resolve, reject) => {
+      const chunks: Uint8Array[] = [];
+      const socket = net.connect(peer.vortexPort, "127.0.0.1", () => {
+        socket.write(new Uint8Array([7, 0, 0, 0, 0, 3, 1, 2, 3]));
+      });
+      socket.on("data", (c: Uint8Array) => chunks.push(c));
+      socket.on("close", () => resolve(Buffer.concat(chunks)));
+      socket.on("error", reject);
+    });
+    expect(reply[1]).toBe(255);
+    expect(reply[6]).toBe(1);
+    expect(new TextDecoder().decode(reply.subarray(7))).toContain("Invalid Vortex frame");
+    const file = origin.add("/after-vortex.bin", randomFile(5 * MIB).data);
+    const result = await runCli("dfget", [origin.url("/after-vortex.bin"), "-O", join(out, "after-vortex"), "-e", peer.socket]);
+    expect(result.code).toBe(0);
+    expect(await sha256File(join(out, "after-vortex"))).toBe(file.sha256);
+  });
+
+  test("a malformed gRPC message gets an error status and the daemon keeps serving", async () => {
+    const http2 = await import("node:http2");
+    const session = http2.connect(`http://127.0.0.1:${peer.uploadPort}`);
+    const status = await new Promise<string | undefined>((resolve, reject) => {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": "/dfdaemon.v2.DfdaemonUpload/StatTask",
+        "content-type": "application/grpc",
+        te: "trailers",
+      });
+      let grpcStatus: string | undefined;
+      stream.on("response", (headers) => (grpcStatus = headers["grpc-status"] as string | undefined ?? grpcStatus));
+      stream.on("trailers", (trailers) => (grpcStatus = trailers["grpc-status"] as string));
+      stream.on("data", () => {});
+      stream.on("end", () => resolve(grpcStatus));
+      stream.on("error", reject);
+      // A frame header claiming 5 bytes of protobuf, followed by bytes that are not protobuf.
+      stream.end(new Uint8Array([0, 0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]));
+    });
+    session.close();
+    expect(status).toBeDefined();
+    expect(status).not.toBe("0");
+    const file = origin.add("/after-grpc.bin", randomFile(5 * MIB).data);
+    const result = await runCli("dfget", [origin.url("/after-grpc.bin"), "-O", join(out, "after-grpc"), "-e", peer.socket]);
+    expect(result.code).toBe(0);
+    expect(await sha256File(join(out, "after-grpc"))).toBe(file.sha256);
   });
 });
