@@ -67,19 +67,10 @@ export class Scheduling {
     let failures = 0;
     for (;;) {
       if (generation !== peer.scheduleGeneration || peer.stream?.closed === true || !peer.fsm.is(...ACTIVE)) return;
-      const seedPending = seeds.pending(task);
       const mayBackToSource = task.canBackToSource() && !peer.disableBackToSource;
       if (mayBackToSource && peer.needBackToSource) {
         this.sendBackToSource(peer, "peer needs back-to-source");
         return;
-      }
-      if (mayBackToSource && failures >= settings.retryBackToSourceLimit && !seedPending) {
-        this.sendBackToSource(peer, "scheduling exceeded RetryBackToSourceLimit");
-        return;
-      }
-      if (failures >= settings.retryLimit && !seedPending) {
-        this.options.onDecision?.("failed");
-        throw new FailedPrecondition(`Cannot schedule peer "${peer.id}": scheduling exceeded RetryLimit`);
       }
       task.deletePeerInEdges(peer.id);
       const candidates = this.findCandidateParents(peer, blocklist);
@@ -96,6 +87,16 @@ export class Scheduling {
         this.options.onDecision?.("normal");
         this.options.log.debug("Scheduled parents", { peerId: peer.id, taskId: task.id, parents: added.map((p) => p.id) });
         return;
+      }
+      // Parents are looked for first, so that a seed appearing during the last wait is used at once.
+      const seedPending = seeds.pending(task);
+      if (mayBackToSource && failures >= settings.retryBackToSourceLimit && !seedPending) {
+        this.sendBackToSource(peer, "scheduling exceeded RetryBackToSourceLimit");
+        return;
+      }
+      if (failures >= settings.retryLimit && !seedPending) {
+        this.options.onDecision?.("failed");
+        throw new FailedPrecondition(`Cannot schedule peer "${peer.id}": scheduling exceeded RetryLimit`);
       }
       failures++;
       await this.waitForChange(peer, jittered(settings.retryIntervalMs));
