@@ -72,6 +72,8 @@ export async function startGrpcServer(options: GrpcServerOptions): Promise<GrpcS
     routes: options.routes,
     readMaxBytes: options.readMaxBytes ?? 64 * 1024 * 1024,
     interceptors: [translateErrors],
+    // Piece bytes are incompressible and control messages are small: compression only costs CPU.
+    acceptCompression: [],
   });
   const server = http2.createServer({ settings: HTTP2_SETTINGS }, handler);
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -123,6 +125,7 @@ export function createGrpcClient(address: string, options: GrpcClientOptions = {
     sessionManager: manager,
     defaultTimeoutMs: options.timeoutMs,
     readMaxBytes: 64 * 1024 * 1024,
+    acceptCompression: [],
   });
   return Object.assign(transport, { close: () => manager.abort() });
 }

@@ -32,5 +32,5 @@ export async function spawnPeer(options: { name: string; schedulers?: string[]; 
     ...(options.extra ?? []),
   ];
   const daemon = await spawnDaemon("dfdaemon", args, /^dfdaemon ready$/);
-  return { ...daemon, socket, dir, metricsPort: metrics, uploadPort: upload, vortexPort: vortex };
+  return { ...daemon, name: options.name, socket, dir, metricsPort: metrics, uploadPort: upload, vortexPort: vortex };
 }

@@ -53,8 +53,25 @@ interface Holder {
   seed: boolean;
 }
 
+/** A round in progress: more parents can join it while it runs. */
+export interface ParentRound {
+  addParents(parents: Peer[]): void;
+  result: Promise<ParentFetchResult>;
+}
+
 /** Runs one round of downloading from the given parents. */
-export async function fetchFromParents(options: ParentFetchOptions): Promise<ParentFetchResult> {
+export function fetchFromParents(options: ParentFetchOptions): Promise<ParentFetchResult> {
+  return startParentRound(options).result;
+}
+
+/** Starts a round of downloading from parents; parents sent later by the scheduler join with addParents(). */
+export function startParentRound(options: ParentFetchOptions): ParentRound {
+  let addParents: (parents: Peer[]) => void = () => {};
+  const result = runRound(options, (add) => (addParents = add));
+  return { addParents: (parents) => addParents(parents), result };
+}
+
+async function runRound(options: ParentFetchOptions, expose: (add: (parents: Peer[]) => void) => void): Promise<ParentFetchResult> {
   const needed = new Map(options.pieces.map((p) => [p.number, p]));
   const holders = new Map<number, Map<string, Holder>>();
   const tried = new Map<number, Set<string>>();
@@ -65,10 +82,16 @@ export async function fetchFromParents(options: ParentFetchOptions): Promise<Par
   const signal = AbortSignal.any([options.signal, controller.signal]);
   let wake: (() => void) | undefined;
   const notify = () => wake?.();
-  let openSyncs = options.parents.length;
+  let openSyncs = 0;
   let lastProgress = Date.now();
+  const known = new Set<string>();
+  const parents: Peer[] = [];
 
-  for (const parent of options.parents) {
+  const sync = (parent: Peer) => {
+    if (known.has(parent.id) || signal.aborted) return;
+    known.add(parent.id);
+    parents.push(parent);
+    openSyncs++;
     const address = `${parent.host?.ip}:${parent.host?.port}`;
     const seed = (parent.host?.type ?? 0) !== 0;
     void (async () => {
@@ -99,7 +122,12 @@ export async function fetchFromParents(options: ParentFetchOptions): Promise<Par
         notify();
       }
     })();
-  }
+  };
+  for (const parent of options.parents) sync(parent);
+  expose((more) => {
+    for (const parent of more) sync(parent);
+    notify();
+  });
 
   const choose = (): { piece: PieceGeometry; holder: Holder } | undefined => {
     let best: { piece: PieceGeometry; holder: Holder; count: number; tie: number } | undefined;
@@ -196,7 +224,7 @@ export async function fetchFromParents(options: ParentFetchOptions): Promise<Par
         reason = "parents have no more pieces to offer";
         break;
       }
-      if (active.size === 0 && [...failedParents].length >= options.parents.length) {
+      if (active.size === 0 && failedParents.size >= parents.length) {
         reason = "every parent failed";
         break;
       }

@@ -23,6 +23,12 @@ export interface PeerAnnouncement {
   readonly address: string;
   send(request: AnnounceRequest): void;
   readonly responses: AsyncIterator<AnnouncePeerResponse>;
+  /** A read of `responses` in flight, shared by the readers of the stream. */
+  pending?: Promise<IteratorResult<AnnouncePeerResponse>>;
+  /** A response read ahead and not yet handled. */
+  held?: AnnouncePeerResponse;
+  /** Set once the scheduler closed its side. */
+  ended?: boolean;
   close(): void;
 }
 

@@ -25,7 +25,7 @@ import { TRAFFIC_LABEL } from "../metrics.ts";
 import type { SourceRegistry } from "../source/source.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage, StoredTask } from "../storage/storage.ts";
-import { fetchFromParents, type UploadDialer } from "./parent-fetcher.ts";
+import { startParentRound, type ParentRound, type UploadDialer } from "./parent-fetcher.ts";
 import { toPieceMessage } from "./pieces.ts";
 import type { PeerAnnouncement, SchedulerClient } from "./scheduler-client.ts";
 import { fetchPiecesFromSource } from "./source-fetcher.ts";
@@ -317,8 +317,12 @@ export class TaskManager {
               announcement.send({ case: "downloadPeerStartedRequest", value: {} });
               started = true;
             }
-            const parents = response.value.candidateParents;
-            const result = await this.fromParents(job, parents, missing(), announcement, signal);
+            const parents = [...response.value.candidateParents];
+            const round = this.fromParents(job, parents, missing(), announcement, signal);
+            // Parents the scheduler sends while the round runs join it (e.g. peers that got pieces since).
+            const pending = this.pumpParents(announcement, round, parents);
+            const result = await round.result;
+            pending.stop();
             if (result.complete) {
               announcement.send({ case: "downloadPeerFinishedRequest", value: {} });
               return;
@@ -365,11 +369,50 @@ export class TaskManager {
     }
   }
 
+  /**
+   * While a round runs, reads further responses: NormalTaskResponses add parents to the round; anything else is
+   * kept for the main loop.
+   */
+  private pumpParents(announcement: PeerAnnouncement, round: ParentRound, parents: Peer[]) {
+    let stopped = false;
+    const loop = async () => {
+      while (!stopped) {
+        const next = announcement.pending ?? (announcement.pending = announcement.responses.next());
+        const result = await Promise.race([next, round.result.then(() => undefined)]);
+        if (result === undefined || stopped) return;
+        announcement.pending = undefined;
+        if (result.done) {
+          announcement.ended = true;
+          return;
+        }
+        if (result.value.response.case === "normalTaskResponse") {
+          this.deps.metrics.schedulerResponses.inc({ type: "normalTaskResponse" });
+          const more = result.value.response.value.candidateParents;
+          parents.push(...more.filter((p) => !parents.some((q) => q.id === p.id)));
+          round.addParents(more);
+        } else {
+          announcement.held = result.value;
+          return;
+        }
+      }
+    };
+    void loop();
+    return { stop: () => void (stopped = true) };
+  }
+
   private async nextResponse(announcement: PeerAnnouncement, timeoutMs: number, signal: AbortSignal) {
+    if (announcement.held) {
+      const held = announcement.held;
+      announcement.held = undefined;
+      return held;
+    }
+    if (announcement.ended) return undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      const pending = announcement.pending ?? announcement.responses.next();
+      announcement.pending = undefined;
       const result = await Promise.race([
-        announcement.responses.next(),
+        pending,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new TransferError(`No scheduling decision within ${timeoutMs} ms`)), timeoutMs);
           signal.addEventListener("abort", () => reject(signal.reason), { once: true });
@@ -383,7 +426,7 @@ export class TaskManager {
 
   private fromParents(job: Job, parents: Peer[], pieces: PieceGeometry[], announcement: PeerAnnouncement, signal: AbortSignal) {
     const { settings } = this.deps;
-    return fetchFromParents({
+    return startParentRound({
       storage: this.deps.storage,
       transport: this.deps.transport,
       dial: this.deps.dial,
