@@ -53,6 +53,7 @@ const FLAGS = {
   keep: { boolean: true, help: "keep namespaces, processes and files for debugging", env: "LIBELLULA_BENCH_KEEP" },
   "curl-only": { boolean: true, help: "skip the P2P phase (checks the network without the daemons)" },
   "p2p-only": { boolean: true, help: "skip the curl phase" },
+  "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded", env: "LIBELLULA_BENCH_KEEP_LOGS" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
 } satisfies Record<string, FlagSpec>;
 
@@ -103,7 +104,7 @@ async function main(): Promise<number> {
     rmSync(work.dir, { recursive: true, force: true });
   });
   cleanup.add("logs", () => {
-    if (failed || keep) console.error(`Logs: ${work.logs}`);
+    if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
     else rmSync(work.logs, { recursive: true, force: true });
   });
 

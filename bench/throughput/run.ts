@@ -39,6 +39,7 @@ const FLAGS = {
   timeout: { help: "seconds each download may take", env: "LIBELLULA_BENCH_TIMEOUT", default: "600" },
   keep: { boolean: true, help: "keep files and logs for debugging", env: "LIBELLULA_BENCH_KEEP" },
   "curl-only": { boolean: true, help: "measure only curl (checks the harness without the daemons)" },
+  "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded", env: "LIBELLULA_BENCH_KEEP_LOGS" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
 } satisfies Record<string, FlagSpec>;
 
@@ -89,7 +90,7 @@ async function main(): Promise<number> {
     rmSync(work.dir, { recursive: true, force: true });
   });
   cleanup.add("logs", () => {
-    if (failed || keep) console.error(`Logs: ${work.logs}`);
+    if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
     else rmSync(work.logs, { recursive: true, force: true });
   });
   console.log(`Work dir ${work.dir}, logs ${work.logs}`);
