@@ -72,7 +72,7 @@ export const schedulerConfigSchema = z.strictObject({
       /** How long a seed's failure on a task keeps the task from triggering seeds again. */
       failedTimeout: positiveDuration.default(1_800_000),
       /** How long new peers wait for a triggered seed to register before going back to source themselves. */
-      registerTimeout: positiveDuration.default(30_000),
+      registerTimeout: positiveDuration.default(15_000),
       /** Downloading peers per engaged seed above which one more seed joins a hot task (0 = never). */
       hotTaskPeerThreshold: count.default(8),
     })

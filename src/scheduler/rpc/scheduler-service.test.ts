@@ -356,6 +356,38 @@ test("a triggered seed is asked to go back to source and new peers wait for it i
   await waitFor(() => ctx.scheduler.resource.tasks.load("task-a")?.state === TaskState.Succeeded);
 });
 
+test("a first wave of 8 peers waits for the seed, never storms the origin, and peers feed each other", async () => {
+  const ctx = await start();
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const seed = await fakeSeed(async (request) => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const conn = ctx.peer("seed-host", "task-wave", "seed-peer");
+    conn.send({ case: "registerPeerRequest", value: { download: request.download } });
+    await conn.next();
+    conn.send({ case: "downloadPeerBackToSourceStartedRequest", value: {} });
+    await released;
+  });
+  await ctx.announce("seed-host", { type: 1, port: seed.port });
+  const conns: PeerConnection[] = [];
+  for (let i = 0; i < 8; i++) {
+    await ctx.announce(`h${i}`);
+    const conn = ctx.peer(`h${i}`, "task-wave", `p${i}`);
+    register(conn);
+    conns.push(conn);
+  }
+  const parents = await Promise.all(conns.map(async (conn) => parentsOf(await conn.next())));
+  release();
+  expect(seed.calls.length).toBe(1);
+  expect(ctx.scheduler.metrics.decisions.get({ decision: "back_to_source" })).toBe(1);
+  for (const list of parents) {
+    expect(list).toContain("seed-peer");
+    expect(list.length).toBeLessThanOrEqual(3);
+  }
+  // Later peers of the wave also get earlier ones, so the seed is not the only source.
+  expect(parents.filter((list) => list.some((id) => id.startsWith("p"))).length).toBeGreaterThanOrEqual(6);
+});
+
 test("a failed seed sends waiting peers to the origin and is not re-triggered within failedTimeout", async () => {
   const ctx = await start();
   const seed = await fakeSeed(async () => {

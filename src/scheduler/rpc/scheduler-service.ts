@@ -188,7 +188,6 @@ export class SchedulerService {
         return;
       case "reschedulePeerRequest":
         for (const parent of req.value.candidateParents) if (parent.id) peer.blockParents.add(parent.id);
-        if (peer.fsm.can(PeerEvent.Download) && peer.state !== PeerState.ReceivedNormal) peer.event(PeerEvent.Download);
         await this.options.scheduling.scheduleCandidateParents(peer, new Set([peer.id, ...peer.blockParents]));
         return;
       case "downloadPeerFinishedRequest":

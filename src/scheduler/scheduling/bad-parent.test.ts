@@ -23,11 +23,15 @@ test("isCostOutlier(): from 30 samples the 3σ rule applies", () => {
   expect(isCostOutlier([...steady.slice(0, 10), 14])).toBe(false);
 });
 
-test("isBadParent(): only Running, BackToSource and Succeeded peers qualify", () => {
+test("isBadParent(): only Running, BackToSource, Succeeded and scheduled ReceivedNormal peers qualify", () => {
   const resource = createResource();
   const host = addHost(resource, "h");
   expect(isBadParent(addPeer(resource, "pending", "t", host))).toBe(true);
-  expect(isBadParent(addPeer(resource, "received", "t", host, [PeerEvent.RegisterNormal]))).toBe(true);
+  const received = addPeer(resource, "received", "t", host, [PeerEvent.RegisterNormal]);
+  expect(isBadParent(received)).toBe(true);
+  const source = addPeer(resource, "source", "t", addHost(resource, "s"), TO_BACK_TO_SOURCE);
+  received.task.addPeerEdges([source], received);
+  expect(isBadParent(received)).toBe(false);
   expect(isBadParent(addPeer(resource, "running", "t", host, [PeerEvent.RegisterNormal, PeerEvent.Download]))).toBe(false);
   expect(isBadParent(addPeer(resource, "bts", "t", host, TO_BACK_TO_SOURCE))).toBe(false);
   expect(isBadParent(addPeer(resource, "failed", "t", host, [PeerEvent.DownloadFailed]))).toBe(true);

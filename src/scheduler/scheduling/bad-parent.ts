@@ -25,10 +25,13 @@ export function isCostOutlier(samples: readonly number[], sigmaSamples = BAD_PAR
 }
 
 /**
- * Whether a peer must not be offered as a parent: it is not Running, BackToSource or Succeeded, or its
- * latest piece upload (cost per byte, as measured by its children) is an outlier.
+ * Whether a peer must not be offered as a parent: it is not Running, BackToSource or Succeeded (or
+ * ReceivedNormal with parents already given, i.e. about to start: this lets a first wave of peers that
+ * registered together feed each other), or its latest piece upload (cost per byte, as measured by its
+ * children) is an outlier.
  */
 export function isBadParent(parent: Peer, sigmaSamples = BAD_PARENT_SIGMA_SAMPLES): boolean {
-  if (!parent.fsm.is(PeerState.Running, PeerState.BackToSource, PeerState.Succeeded)) return true;
+  const starting = parent.state === PeerState.ReceivedNormal && parent.task.dag.inDegree(parent.id) > 0;
+  if (!starting && !parent.fsm.is(PeerState.Running, PeerState.BackToSource, PeerState.Succeeded)) return true;
   return isCostOutlier(parent.uploadCosts.toArray(), sigmaSamples);
 }

@@ -41,7 +41,11 @@ export class Scheduling {
     if (!peer.fsm.is(...ACTIVE)) return [];
     const { settings } = this.options;
     const candidates = filterCandidateParents(peer, blocklist, settings.filterParentLimit);
-    return evaluateParents(candidates, peer, settings.algorithm, this.loadLimit).slice(0, settings.candidateParentLimit);
+    // Hosts at their upload limit are left out while others remain; with no others they are still better
+    // than sending the peer to the origin.
+    const free = candidates.filter((p) => p.host.concurrentUploadCount < this.loadLimit(p.host));
+    const pool = free.length > 0 ? free : candidates;
+    return evaluateParents(pool, peer, settings.algorithm, this.loadLimit).slice(0, settings.candidateParentLimit);
   }
 
   /** Sends NeedBackToSource. */
