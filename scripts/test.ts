@@ -29,7 +29,7 @@ step("Typecheck", join(bin, "tsc"), ["--noEmit", "-p", "."]);
 
 console.log("\n== Unit and end-to-end tests");
 const extra = process.argv.slice(2);
-const child = spawn(join(bin, "bun"), ["test", ...(extra.length > 0 ? extra : ["src", "test"])], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
+const child = spawn(join(bin, "bun"), ["test", "--timeout", "120000", ...(extra.length > 0 ? extra : ["src", "test"])], { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
 let tail = "";
 const keep = (chunk: Buffer, out: NodeJS.WriteStream) => {
   out.write(chunk);

@@ -1,5 +1,5 @@
 /** One dfdaemon and dfget against real HTTP origins: back-to-source, local hits, origin errors, bad input. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as net from "node:net";
@@ -8,6 +8,7 @@ import { freePort, metric, runCli, sha256File, spawnDaemon, tempDir } from "../h
 import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
 
 const MIB = 1024 * 1024;
+setDefaultTimeout(120_000);
 let origin: Origin;
 let peer: PeerDaemon;
 let out: string;

@@ -34,6 +34,8 @@ export interface ParentFetchOptions {
   signal: AbortSignal;
   log: Logger;
   onPiece(piece: PieceRecord): void;
+  /** A piece failed from one parent, by reason ("digest" or "transfer"). */
+  onPieceError?(reason: string): void;
   /** A piece could not be fetched from any parent that holds it. */
   onPieceFailed(number: number, parentId: string): void;
 }
@@ -190,6 +192,7 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
       if (!set) tried.set(piece.number, (set = new Set()));
       set.add(holder.parentId);
       const reason = error instanceof DigestMismatch ? "digest" : "transfer";
+      options.onPieceError?.(reason);
       options.log.warn("Cannot download piece from parent", {
         taskId: options.taskId,
         piece: piece.number,

@@ -443,8 +443,8 @@ export class TaskManager {
         this.count(piece);
         announcement.send({ case: "downloadPieceFinishedRequest", value: { piece: toPieceMessage(piece) } });
       },
+      onPieceError: (reason) => this.deps.metrics.pieceFailures.inc({ reason }),
       onPieceFailed: (number, parentId) => {
-        this.deps.metrics.pieceFailures.inc({ reason: "parent" });
         announcement.send({
           case: "downloadPieceFailedRequest",
           value: { pieceNumber: number, parentId, temporary: true },
