@@ -199,7 +199,11 @@ async function main(): Promise<number> {
     table(["Method", "Time to last peer", `÷ floor (${formatSeconds(floorMs)})`, "Origin bytes ÷ file"], rows),
     "",
   ];
-  if (p2p?.lastMs != null && curl?.lastMs != null) lines.push(`P2P ÷ curl, time to last peer: ${formatRatio(p2p.lastMs / curl.lastMs)} (P2P is ${(curl.lastMs / p2p.lastMs).toFixed(1)} times faster)`, "");
+  if (p2p?.lastMs != null && curl?.lastMs != null) {
+    const ratio = p2p.lastMs / curl.lastMs;
+    const verdict = ratio <= 1 ? `P2P ${(1 / ratio).toFixed(1)} times faster` : `P2P ${ratio.toFixed(2)} times slower`;
+    lines.push(`P2P ÷ curl, time to last peer: ${formatRatio(ratio)} (${verdict})`, "");
+  }
   lines.push(
     `Floor = max(S/B, N·S/(B+N·b), S/d) with S = ${formatSize(size)}, N = ${peers}, B = ${formatRate(originRate)}, b = d = ${formatRate(rate)}.`,
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
