@@ -75,6 +75,8 @@ export const schedulerConfigSchema = z.strictObject({
       registerTimeout: positiveDuration.default(15_000),
       /** Downloading peers per engaged seed above which one more seed joins a hot task (0 = never). */
       hotTaskPeerThreshold: count.default(8),
+      /** Normal children per task a seed serves at once while other peers can relay (0 = no limit). */
+      childLimit: count.default(1),
     })
     .prefault({}),
   manager: z

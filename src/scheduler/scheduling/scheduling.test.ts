@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { createLogger, setLogLevel } from "../../common/log.ts";
 import { PeerEvent } from "../resource/peer.ts";
 import { createResource } from "../resource/resource.ts";
-import { addHost, addPeer, TO_SUCCEEDED } from "../testing.ts";
+import { addHost, addPeer, TO_BACK_TO_SOURCE, TO_SUCCEEDED } from "../testing.ts";
 import { jittered, Scheduling } from "./scheduling.ts";
 import { SeedPeers } from "./seed-peer.ts";
 import { settingsFromConfig } from "./settings.ts";
@@ -52,4 +52,19 @@ test("findCandidateParents() skips hosts at their upload limit unless nothing el
   expect(scheduling.findCandidateParents(child, new Set(["child"])).map((p) => p.id)).toEqual(["open"]);
   open.host.concurrentUploadCount = 2;
   expect(scheduling.findCandidateParents(child, new Set(["child"])).map((p) => p.id).sort()).toEqual(["full", "open"]);
+});
+
+test("findCandidateParents() leaves out a seed that has its share of children while a peer can relay", () => {
+  const { resource, settings, scheduling } = setup();
+  const seed = addPeer(resource, "seed", "t", addHost(resource, "s", { type: 1 }), TO_BACK_TO_SOURCE);
+  const first = addPeer(resource, "first", "t", addHost(resource, "a"), [PeerEvent.RegisterNormal]);
+  expect(scheduling.findCandidateParents(first, new Set(["first"])).map((p) => p.id)).toEqual(["seed"]);
+  first.task.addPeerEdges([seed], first);
+  const second = addPeer(resource, "second", "t", addHost(resource, "b"), [PeerEvent.RegisterNormal]);
+  expect(scheduling.findCandidateParents(second, new Set(["second"])).map((p) => p.id)).toEqual(["first"]);
+  // Another seed joining the task is not counted against the limit and may still use the seed.
+  const seed2 = addPeer(resource, "seed2", "t", addHost(resource, "s2", { type: 1 }), [PeerEvent.RegisterNormal]);
+  expect(scheduling.findCandidateParents(seed2, new Set(["seed2"])).map((p) => p.id).sort()).toEqual(["first", "seed"]);
+  settings.seedChildLimit = 0;
+  expect(scheduling.findCandidateParents(second, new Set(["second"])).map((p) => p.id).sort()).toEqual(["first", "seed"]);
 });

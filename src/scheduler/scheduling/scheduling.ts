@@ -29,6 +29,13 @@ export function jittered(ms: number): number {
 
 const ACTIVE = [PeerState.ReceivedNormal, PeerState.Running] as const;
 
+/** Children of a peer on normal hosts. */
+function normalChildCount(peer: Peer): number {
+  let count = 0;
+  for (const child of peer.children()) if (!child.host.isSeed) count++;
+  return count;
+}
+
 /** Chooses parents for peers and answers on their streams. */
 export class Scheduling {
   constructor(private readonly options: SchedulingOptions) {}
@@ -44,7 +51,13 @@ export class Scheduling {
     // Hosts at their upload limit are left out while others remain; with no others they are still better
     // than sending the peer to the origin.
     const free = candidates.filter((p) => p.host.concurrentUploadCount < this.loadLimit(p.host));
-    const pool = free.length > 0 ? free : candidates;
+    let pool = free.length > 0 ? free : candidates;
+    // A seed with its share of normal children is left out whenever a peer can relay instead: the seed then
+    // sends each piece about once and its uplink is not split across the whole swarm.
+    const limit = settings.seedChildLimit;
+    if (limit > 0 && !peer.host.isSeed && pool.some((p) => !p.host.isSeed)) {
+      pool = pool.filter((p) => !p.host.isSeed || normalChildCount(p) < limit);
+    }
     return evaluateParents(pool, peer, settings.algorithm, this.loadLimit).slice(0, settings.candidateParentLimit);
   }
 

@@ -12,6 +12,8 @@ export interface SchedulingSettings {
   retryBackToSourceLimit: number;
   retryIntervalMs: number;
   backToSourceCount: number;
+  /** Normal children per task a seed serves while peers can relay instead (0 = no limit). */
+  seedChildLimit: number;
   /** Concurrent upload limit of normal hosts (cluster `client_config.load_limit`). */
   normalLoadLimit: number;
   /** Concurrent upload limit of seed hosts (seed cluster `load_limit`). */
@@ -31,6 +33,7 @@ export function settingsFromConfig(config: SchedulerConfig): SchedulingSettings 
     retryBackToSourceLimit: s.retryBackToSourceLimit,
     retryIntervalMs: s.retryInterval,
     backToSourceCount: s.backToSourceCount,
+    seedChildLimit: config.seedPeer.childLimit,
     normalLoadLimit: DEFAULT_NORMAL_LOAD_LIMIT,
     seedLoadLimit: DEFAULT_SEED_LOAD_LIMIT,
     applications: [],
