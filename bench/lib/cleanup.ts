@@ -29,6 +29,11 @@ export class Cleanup {
     return this.#done;
   }
 
+  /** Throws once a signal arrived, so the bench stops at the next step instead of carrying on. */
+  check(): void {
+    if (this.interrupted) throw new Error("Interrupted");
+  }
+
   /** On SIGINT/SIGTERM: clean up, then exit 130/143. */
   handleSignals(): void {
     const onSignal = (signal: NodeJS.Signals, code: number) => {

@@ -37,6 +37,13 @@ export interface ManagedProcess {
 }
 
 const DEFAULT_GRACE_MS = 5000;
+/** Every process started here and not yet exited, for the last cleanup step. */
+const live = new Set<ManagedProcess>();
+
+/** Stops every process started with startProcess() that is still running. */
+export async function stopAllProcesses(): Promise<void> {
+  await Promise.all([...live].map((p) => p.stop(2000)));
+}
 
 /**
  * Starts `cmd` in its own process group (so a Ctrl-C reaches the bench first, which then stops the
@@ -51,8 +58,11 @@ export function startProcess(name: string, cmd: string[], logFile: string, optio
     closeSync(fd);
   }
   let code: number | null = null;
-  const exited = child.exited.then((c) => (code = c));
-  return {
+  const exited = child.exited.then((c) => {
+    live.delete(managed);
+    return (code = c);
+  });
+  const managed: ManagedProcess = {
     name,
     pid: child.pid,
     logFile,
@@ -68,6 +78,8 @@ export function startProcess(name: string, cmd: string[], logFile: string, optio
       }
     },
   };
+  live.add(managed);
+  return managed;
 }
 
 /** Sends `signal` to the process group led by `pid`, then to `pid` itself; ignores ones already gone. */

@@ -28,7 +28,7 @@ import {
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, txBytes, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin, type OriginStats } from "../lib/origin.ts";
-import { tail } from "../lib/proc.ts";
+import { stopAllProcesses, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureTools, requireRoot } from "../lib/tools.ts";
 import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
@@ -107,6 +107,7 @@ async function main(): Promise<number> {
     if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
     else rmSync(work.logs, { recursive: true, force: true });
   });
+  cleanup.add("processes", () => (keep ? undefined : stopAllProcesses()));
 
   // Every peer has the same links, so b = d = rate; B is the origin's upload.
   const bytesPerSec = (bits: number) => bits / 8;
@@ -159,6 +160,7 @@ async function main(): Promise<number> {
   if (runP2p) {
     section("Phase 1: every peer runs dfget at once");
     const { result, traffic } = await p2pPhase(network, origin, peerHosts, work, sha, timeoutMs, keep);
+    cleanup.check();
     results.push(result);
     daemonTraffic = traffic;
     printPhase(result, size);
@@ -166,6 +168,7 @@ async function main(): Promise<number> {
   if (runCurl) {
     section("Phase 2: every peer runs curl from the origin at once");
     const result = await curlPhase(network, origin, peerHosts, work, sha, timeoutMs);
+    cleanup.check();
     results.push(result);
     printPhase(result, size);
   }

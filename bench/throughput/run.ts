@@ -23,7 +23,7 @@ import {
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
-import { peakRss, tail } from "../lib/proc.ts";
+import { peakRss, stopAllProcesses, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureTools } from "../lib/tools.ts";
 import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
@@ -93,12 +93,14 @@ async function main(): Promise<number> {
     if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
     else rmSync(work.logs, { recursive: true, force: true });
   });
+  cleanup.add("processes", stopAllProcesses);
   console.log(`Work dir ${work.dir}, logs ${work.logs}`);
 
   const results: SizeResult[] = [];
   for (const size of sizes) {
     section(`${formatSize(size)}`);
     results.push(await measure(size, work, runP2p, timeoutMs, keep));
+    cleanup.check();
   }
 
   const rows = results.map((r) => {
@@ -155,6 +157,7 @@ async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: 
 
   const curlOut = join(dir, "curl-output");
   const curl = await timedRun("curl", curlCommand(origin.url, curlOut), curlOut, join(work.logs, `curl-${label}.log`), (cmd) => cmd, timeoutMs);
+  cleanup.check();
   await check("curl", curl, sha);
   console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}`);
   rmSync(curlOut, { force: true });
@@ -225,6 +228,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   await origin.reset();
   const output = join(dir, "dfget-output");
   const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
+  cleanup.check();
   result.dfget = dfget;
   result.originBytes = (await origin.stats()).bytesSent;
   result.seedTraffic = await readTraffic(seed, localProbe);
