@@ -1,6 +1,5 @@
 /** A host that runs a dfdaemon (normal peer or seed peer), with the upload counters the evaluator reads. */
-import { create } from "@bufbuild/protobuf";
-import { HostSchema, type Host as HostMessage } from "../../gen/common/v2/common_pb.ts";
+import type { Host as HostMessage } from "../../gen/common/v2/common_pb.ts";
 import type { Peer } from "./peer.ts";
 
 /** Host type of a normal peer, as `common.v2.Host.type`. */
@@ -108,10 +107,5 @@ export class Host {
     const sample = bytes / (costNs / 1e9);
     this.uploadThroughput =
       this.uploadThroughput === undefined ? sample : THROUGHPUT_EWMA_ALPHA * sample + (1 - THROUGHPUT_EWMA_ALPHA) * this.uploadThroughput;
-  }
-
-  /** A copy of the announced host message for responses. */
-  toProto(): HostMessage {
-    return create(HostSchema, this.info);
   }
 }

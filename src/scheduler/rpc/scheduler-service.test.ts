@@ -410,6 +410,30 @@ test("a failed seed sends waiting peers to the origin and is not re-triggered wi
   expect(ctx.scheduler.metrics.seedPeerTriggers.get({ result: "failed" })).toBe(1);
 });
 
+test("an unreachable seed hands the task to the next seed on the ring", async () => {
+  const ctx = await start();
+  const probe = await startGrpcServer({ routes: () => {}, listen: { host: "127.0.0.1", port: 0 } });
+  const deadPort = probe.port;
+  await probe.stop();
+  let taskId = "";
+  const live = await fakeSeed(async (request) => {
+    const conn = ctx.peer("seed-live", taskId, "seed-peer");
+    conn.send({ case: "registerPeerRequest", value: { download: request.download } });
+    await conn.next();
+    conn.send({ case: "downloadPeerBackToSourceStartedRequest", value: {} });
+  });
+  await ctx.announce("seed-dead", { type: 1, port: deadPort });
+  await ctx.announce("seed-live", { type: 1, port: live.port });
+  // A task whose owner on the ring is the dead seed.
+  for (let i = 0; ctx.scheduler.seeds.pick(taskId, 1)[0]?.id !== "seed-dead"; i++) taskId = `task-${i}`;
+  await ctx.announce("h1");
+  const conn = ctx.peer("h1", taskId, "p1");
+  register(conn);
+  expect(parentsOf(await conn.next())).toEqual(["seed-peer"]);
+  expect(live.calls.length).toBe(1);
+  expect(ctx.scheduler.seeds.targets().map((t) => t.id)).toEqual(["seed-live"]);
+});
+
 test("priorities: LEVEL1 is forbidden, LEVEL2 finds no parents, LEVEL3 goes to the origin without a seed", async () => {
   const ctx = await start();
   const seed = await fakeSeed(async () => {});

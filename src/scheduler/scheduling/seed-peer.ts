@@ -188,7 +188,18 @@ export class SeedPeers {
         (error: unknown) => {
           if (controller.signal.aborted) return;
           const code = error instanceof ConnectError ? error.code : Code.Unknown;
-          if (code === Code.Unavailable) this.unreachable.set(target.id, Date.now() + UNREACHABLE_SEED_BACKOFF_MS);
+          if (code === Code.Unavailable) {
+            // The seed is down, not the origin: the next seed on the ring takes the task over.
+            this.unreachable.set(target.id, Date.now() + UNREACHABLE_SEED_BACKOFF_MS);
+            task.seed.triggered.delete(target.id);
+            const next = this.pick(task.id, this.targets().length).find((t) => !task.seed.triggered.has(t.id));
+            log.warn("Seed peer unreachable", { error: errorMessage(error), next: next ? `${next.ip}:${next.port}` : undefined });
+            this.options.onTrigger?.("failed");
+            if (next) {
+              this.trigger(task, next, peerDownload, backToSource, Date.now());
+              return;
+            }
+          }
           task.seed.failedAt = Date.now();
           log.warn("Seed peer cannot download the task", { error: errorMessage(error) });
           this.options.onTrigger?.("failed");
