@@ -425,7 +425,7 @@ test("an unreachable seed hands the task to the next seed on the ring", async ()
   await ctx.announce("seed-dead", { type: 1, port: deadPort });
   await ctx.announce("seed-live", { type: 1, port: live.port });
   // A task whose owner on the ring is the dead seed.
-  for (let i = 0; ctx.scheduler.seeds.pick(taskId, 1)[0]?.id !== "seed-dead"; i++) taskId = `task-${i}`;
+  for (let i = 0; taskId === "" || ctx.scheduler.seeds.pick(taskId, 1)[0]?.id !== "seed-dead"; i++) taskId = `task-${i}`;
   await ctx.announce("h1");
   const conn = ctx.peer("h1", taskId, "p1");
   register(conn);
