@@ -25,6 +25,7 @@ import {
   type Fetch,
   type Traffic,
 } from "../lib/cluster.ts";
+import { cpuBusy, cpuSnapshot } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, txBytes, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin, type OriginStats } from "../lib/origin.ts";
@@ -66,6 +67,8 @@ interface PhaseResult {
   origin: OriginStats;
   /** Bytes the origin's interface sent, headers included. */
   wireBytes: number;
+  /** Fraction of the machine's cores busy while the downloads ran. */
+  cpuBusy: number;
   failures: string[];
 }
 
@@ -298,6 +301,7 @@ async function p2pPhase(
   await origin.reset();
   const wire0 = await txBytes(network.host("origin").ns, network.host("origin").dev);
   console.log(`All daemons healthy; ${peerHosts.length} × dfget ${origin.url}`);
+  const cpu0 = cpuSnapshot();
   const fetches = await Promise.all(
     peerHosts.map((host) => {
       const dir = join(work.dir, host.name);
@@ -305,6 +309,7 @@ async function p2pPhase(
       return timedRun(host.name, dfgetCommand(origin.url, output, join(dir, "dfdaemon.sock")), output, join(work.logs, `dfget-${host.name}.log`), wrapFor(host), timeoutMs);
     }),
   );
+  const busy = cpuBusy(cpu0, cpuSnapshot());
   const stats = await origin.stats();
   const wireBytes = (await txBytes(network.host("origin").ns, network.host("origin").dev)) - wire0;
 
@@ -318,7 +323,7 @@ async function p2pPhase(
     if (!keep && code !== null && code !== 0 && code !== 143) console.log(`note: ${daemon.name} exited with code ${code} on SIGTERM (log ${daemon.process.logFile})`);
   }
   if (!keep) for (const host of daemonHosts) rmSync(join(work.dir, host.name), { recursive: true, force: true });
-  return { result: { name: "p2p", fetches, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), origin: stats, wireBytes, failures }, traffic };
+  return { result: { name: "p2p", fetches, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), origin: stats, wireBytes, cpuBusy: busy, failures }, traffic };
 }
 
 /** Phase 2: curl from the origin on every peer at once. */
@@ -326,17 +331,19 @@ async function curlPhase(network: Network, origin: Origin, peerHosts: Host[], wo
   await origin.reset();
   const originHost = network.host("origin");
   const wire0 = await txBytes(originHost.ns, originHost.dev);
+  const cpu0 = cpuSnapshot();
   const fetches = await Promise.all(
     peerHosts.map((host) => {
       const output = join(ensureDir(join(work.dir, `curl-${host.name}`)), "output");
       return timedRun(host.name, curlCommand(origin.url, output), output, join(work.logs, `curl-${host.name}.log`), (cmd) => inNs(host.ns, cmd), timeoutMs);
     }),
   );
+  const busy = cpuBusy(cpu0, cpuSnapshot());
   const stats = await origin.stats();
   const wireBytes = (await txBytes(originHost.ns, originHost.dev)) - wire0;
   const failures = await verify("curl", fetches, sha, work, null);
   for (const host of peerHosts) rmSync(join(work.dir, `curl-${host.name}`), { recursive: true, force: true });
-  return { name: "curl", fetches, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), origin: stats, wireBytes, failures };
+  return { name: "curl", fetches, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), origin: stats, wireBytes, cpuBusy: busy, failures };
 }
 
 /** Checks every fetch's exit code and output sha256; returns failure messages with log excerpts. */
@@ -372,6 +379,7 @@ function printPhase(result: PhaseResult, size: number): void {
       `in ${result.origin.getRequests} GETs (${result.origin.rangeRequests} ranged), ${result.origin.headRequests} HEADs`,
   );
   if (clients.length > 0) console.log(`  by client: ${clients.join(", ")}`);
+  console.log(`  CPU busy while downloading: ${(result.cpuBusy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores`);
   if (result.failures.length > 0) console.log(`  ${result.failures.length} of ${result.fetches.length} downloads FAILED (details at the end)`);
 }
 

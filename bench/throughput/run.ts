@@ -20,6 +20,7 @@ import {
   type Fetch,
   type Traffic,
 } from "../lib/cluster.ts";
+import { cpuBusy, cpuSnapshot } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
@@ -156,10 +157,11 @@ async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: 
   cleanup.add(`origin ${label}`, stopOrigin);
 
   const curlOut = join(dir, "curl-output");
+  const cpu0 = cpuSnapshot();
   const curl = await timedRun("curl", curlCommand(origin.url, curlOut), curlOut, join(work.logs, `curl-${label}.log`), (cmd) => cmd, timeoutMs);
   cleanup.check();
   await check("curl", curl, sha);
-  console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}`);
+  console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}, CPU ${busyText(cpuBusy(cpu0, cpuSnapshot()))}`);
   rmSync(curlOut, { force: true });
 
   const result: SizeResult = {
@@ -227,7 +229,9 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
 
   await origin.reset();
   const output = join(dir, "dfget-output");
+  const cpu0 = cpuSnapshot();
   const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
+  const busy = cpuBusy(cpu0, cpuSnapshot());
   cleanup.check();
   result.dfget = dfget;
   result.originBytes = (await origin.stats()).bytesSent;
@@ -236,7 +240,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   result.seedPeakRss = peakRss(seed.process.pid);
   result.peerPeakRss = peakRss(peer.process.pid);
   const ok = await check("dfget", dfget, sha, [seed, peer, scheduler]);
-  console.log(`dfget via seed peer:   ${dfget.code === 0 ? `${formatThroughput(result.size, dfget.ms)} (${formatSeconds(dfget.ms)})` : `exit ${dfget.code}`}`);
+  console.log(`dfget via seed peer:   ${dfget.code === 0 ? `${formatThroughput(result.size, dfget.ms)} (${formatSeconds(dfget.ms)})` : `exit ${dfget.code}`}, CPU ${busyText(busy)}`);
   if (ok && result.curl.code === 0) {
     const ratio = result.curl.ms / dfget.ms;
     console.log(`dfget ÷ curl:          ${formatRatio(ratio)}${ratio < TARGET_RATIO ? ` (below the ${TARGET_RATIO}× target)` : ""}`);
@@ -254,6 +258,11 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   }
   await stopAll();
   rmSync(output, { force: true });
+}
+
+/** `87% of 2 cores busy`. */
+function busyText(busy: number): string {
+  return `${(busy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores busy`;
 }
 
 /** Records a failure (exit code or sha256) with log excerpts; true when the fetch is good. */

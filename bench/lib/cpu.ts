@@ -1,0 +1,24 @@
+/** Machine-wide CPU use over an interval, from /proc/stat, to tell a slow daemon from a busy machine. */
+import { readFileSync } from "node:fs";
+
+/** Jiffies spent idle and in total since boot. */
+export interface CpuSnapshot {
+  idle: number;
+  total: number;
+}
+
+/** Reads the aggregate `cpu` line of /proc/stat. */
+export function cpuSnapshot(): CpuSnapshot {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal; idle and iowait are both "not busy".
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return { idle, total };
+}
+
+/** Fraction of all cores busy between two snapshots (0–1). */
+export function cpuBusy(from: CpuSnapshot, to: CpuSnapshot): number {
+  const total = to.total - from.total;
+  return total > 0 ? 1 - (to.idle - from.idle) / total : 0;
+}
