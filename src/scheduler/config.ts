@@ -54,6 +54,8 @@ export const schedulerConfigSchema = z.strictObject({
       retryInterval: duration.default(500),
       candidateParentLimit: z.number().int().min(1).max(20).default(3),
       filterParentLimit: z.number().int().min(1).max(1000).default(15),
+      /** Normal children per task a normal peer serves at once while other parents can (0 = no limit). */
+      peerChildLimit: count.default(1),
       gc: z
         .strictObject({
           peerGCInterval: positiveDuration.default(10_000),

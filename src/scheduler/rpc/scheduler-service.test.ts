@@ -157,7 +157,13 @@ test("children are fed while the source peer is still fetching: a running child 
   await waitFor(() => ctx.scheduler.resource.peers.load("p2")?.state === PeerState.Running);
   const third = ctx.peer("h3", "task-a", "p3");
   register(third);
-  expect(parentsOf(await third.next())).toEqual(["p1", "p2"]);
+  // p1 already feeds p2, so p3 is fed by p2, which is itself still downloading.
+  expect(parentsOf(await third.next())).toEqual(["p2"]);
+  ctx.scheduler.settings.peerChildLimit = 0;
+  await ctx.announce("h4");
+  const fourth = ctx.peer("h4", "task-a", "p4");
+  register(fourth);
+  expect(parentsOf(await fourth.next())).toEqual(["p1", "p2", "p3"]);
 });
 
 test("a reschedule blocks the parents already tried, then goes back to source when none are left", async () => {

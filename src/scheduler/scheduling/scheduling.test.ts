@@ -35,6 +35,7 @@ test("jittered() stays within [0.75, 1.25) of the interval", () => {
 
 test("findCandidateParents() returns at most candidateParentLimit parents", () => {
   const { resource, settings, scheduling } = setup();
+  settings.peerChildLimit = 0;
   const child = addPeer(resource, "child", "t", addHost(resource, "c"), [PeerEvent.RegisterNormal]);
   for (let i = 0; i < 10; i++) addPeer(resource, `p${i}`, "t", addHost(resource, `h${i}`), TO_SUCCEEDED);
   expect(scheduling.findCandidateParents(child, new Set(["child"])).length).toBe(3);
@@ -44,6 +45,7 @@ test("findCandidateParents() returns at most candidateParentLimit parents", () =
 
 test("findCandidateParents() skips hosts at their upload limit unless nothing else is left", () => {
   const { resource, settings, scheduling } = setup();
+  settings.peerChildLimit = 0;
   settings.normalLoadLimit = 2;
   const child = addPeer(resource, "child", "t", addHost(resource, "c"), [PeerEvent.RegisterNormal]);
   const full = addPeer(resource, "full", "t", addHost(resource, "f"), TO_SUCCEEDED);
@@ -67,4 +69,26 @@ test("findCandidateParents() leaves out a seed that has its share of children wh
   expect(scheduling.findCandidateParents(seed2, new Set(["seed2"])).map((p) => p.id).sort()).toEqual(["first", "seed"]);
   settings.seedChildLimit = 0;
   expect(scheduling.findCandidateParents(second, new Set(["second"])).map((p) => p.id).sort()).toEqual(["first", "seed"]);
+});
+
+test("findCandidateParents() chains a first wave: a peer serving its share of children is left out while others can", () => {
+  const { resource, settings, scheduling } = setup();
+  const seed = addPeer(resource, "seed", "t", addHost(resource, "s", { type: 1 }), TO_BACK_TO_SOURCE);
+  let previous = seed;
+  for (let i = 1; i <= 4; i++) {
+    const peer = addPeer(resource, `p${i}`, "t", addHost(resource, `h${i}`), [PeerEvent.RegisterNormal]);
+    const parents = scheduling.findCandidateParents(peer, new Set([peer.id]));
+    expect(parents.map((p) => p.id)).toEqual([previous.id]);
+    peer.task.addPeerEdges(parents, peer);
+    previous = peer;
+  }
+  // When every parent has its share, the child still gets them rather than nobody.
+  for (let i = 5; i <= 6; i++) {
+    const peer = addPeer(resource, `p${i}`, "t", addHost(resource, `h${i}`), [PeerEvent.RegisterNormal]);
+    peer.task.addPeerEdges(scheduling.findCandidateParents(peer, new Set([peer.id])), peer);
+  }
+  const late = addPeer(resource, "late", "t", addHost(resource, "late"), [PeerEvent.RegisterNormal]);
+  expect(scheduling.findCandidateParents(late, new Set(["late"])).length).toBe(1);
+  settings.peerChildLimit = 0;
+  expect(scheduling.findCandidateParents(late, new Set(["late"])).length).toBe(3);
 });

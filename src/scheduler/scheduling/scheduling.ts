@@ -52,11 +52,15 @@ export class Scheduling {
     // than sending the peer to the origin.
     const free = candidates.filter((p) => p.host.concurrentUploadCount < this.loadLimit(p.host));
     let pool = free.length > 0 ? free : candidates;
-    // A seed with its share of normal children is left out whenever a peer can relay instead: the seed then
-    // sends each piece about once and its uplink is not split across the whole swarm.
-    const limit = settings.seedChildLimit;
-    if (limit > 0 && !peer.host.isSeed && pool.some((p) => !p.host.isSeed)) {
-      pool = pool.filter((p) => !p.host.isSeed || normalChildCount(p) < limit);
+    // Parents that already serve their share of this task's normal children are left out while others can
+    // serve: each piece then leaves a parent about once, so no uplink is split across the swarm (a client
+    // takes a piece from whichever parent has it first, so siblings under one parent duplicate its upload).
+    if (!peer.host.isSeed) {
+      const open = pool.filter((p) => {
+        const limit = p.host.isSeed ? settings.seedChildLimit : settings.peerChildLimit;
+        return limit === 0 || normalChildCount(p) < limit;
+      });
+      if (open.length > 0) pool = open;
     }
     return evaluateParents(pool, peer, settings.algorithm, this.loadLimit).slice(0, settings.candidateParentLimit);
   }

@@ -14,6 +14,8 @@ export interface SchedulingSettings {
   backToSourceCount: number;
   /** Normal children per task a seed serves while peers can relay instead (0 = no limit). */
   seedChildLimit: number;
+  /** Normal children per task a normal peer serves while other parents can (0 = no limit). */
+  peerChildLimit: number;
   /** Concurrent upload limit of normal hosts (cluster `client_config.load_limit`). */
   normalLoadLimit: number;
   /** Concurrent upload limit of seed hosts (seed cluster `load_limit`). */
@@ -34,6 +36,7 @@ export function settingsFromConfig(config: SchedulerConfig): SchedulingSettings 
     retryIntervalMs: s.retryInterval,
     backToSourceCount: s.backToSourceCount,
     seedChildLimit: config.seedPeer.childLimit,
+    peerChildLimit: s.peerChildLimit,
     normalLoadLimit: DEFAULT_NORMAL_LOAD_LIMIT,
     seedLoadLimit: DEFAULT_SEED_LOAD_LIMIT,
     applications: [],
