@@ -15,6 +15,9 @@ import type { Logger } from "../common/log.ts";
 import { createGrpcClient } from "../common/rpc.ts";
 import type { SeedTarget } from "./scheduling/seed-peer.ts";
 
+/** Longest wait for the manager at start-up. */
+const START_WAIT_MS = 3000;
+
 /** Features this scheduler offers. */
 export const SCHEDULER_FEATURES = ["schedule", "preheat"] as const;
 
@@ -197,10 +200,17 @@ export class ManagerClient implements Service {
     }
   }
 
+  /**
+   * Registers and reads the cluster config, waiting at most START_WAIT_MS so that an unreachable manager
+   * never holds the scheduler back; keep-alive and refresh loops follow in the background.
+   */
   async start(): Promise<void> {
-    await this.register();
-    await this.refresh();
-    this.loops = [this.keepAliveLoop(), this.refreshLoop()];
+    const initial = (async () => {
+      await this.register();
+      await this.refresh();
+    })();
+    this.loops = [initial.then(() => Promise.all([this.keepAliveLoop(), this.refreshLoop()])).then(() => {})];
+    await Promise.race([initial, sleep(START_WAIT_MS, this.controller.signal)]);
   }
 
   async stop(): Promise<void> {
