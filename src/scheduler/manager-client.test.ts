@@ -12,6 +12,7 @@ import {
 import { createLogger, setLogLevel } from "../common/log.ts";
 import { startGrpcServer, type GrpcServer } from "../common/rpc.ts";
 import { loadSchedulerConfig } from "./config.ts";
+import { dynconfigFromScheduler } from "./manager-client.ts";
 import { createScheduler } from "./scheduler.ts";
 import { waitFor } from "./testing.ts";
 
@@ -144,4 +145,16 @@ test("the keep-alive stream is re-dialed after it fails", async () => {
   const before = manager.state.keepAlives.length;
   await waitFor(() => manager.state.keepAlives.length > before, 5000, "keep-alives on the new stream");
   expect(manager.state.updates.length).toBe(1);
+});
+
+test("dynconfigFromScheduler() ignores bad JSON and out-of-range values", () => {
+  const bad = create(SchedulerSchema, {
+    schedulerCluster: { config: new TextEncoder().encode("{not json"), clientConfig: json({ load_limit: -3 }) },
+    seedPeers: [{ ip: "", port: 4000, state: "active" }],
+  });
+  const dynconfig = dynconfigFromScheduler(bad, []);
+  expect(dynconfig.candidateParentLimit).toBeUndefined();
+  expect(dynconfig.filterParentLimit).toBeUndefined();
+  expect(dynconfig.normalLoadLimit).toBeUndefined();
+  expect(dynconfig.seedPeers).toEqual([]);
 });
