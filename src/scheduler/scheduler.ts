@@ -138,10 +138,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
       await gc.stop();
       seeds.stop();
       // Open AnnouncePeer streams end cleanly so the server can close without waiting on them.
-      for (const peer of resource.peers.all()) {
-        const stream = peer.stream as { close?: () => void } | undefined;
-        stream?.close?.();
-      }
+      for (const peer of resource.peers.all()) peer.stream?.close();
       await server?.stop();
       server = undefined;
     },

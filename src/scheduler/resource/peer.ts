@@ -64,6 +64,8 @@ export const PIECE_COSTS_WINDOW = 2000;
 /** Where responses to a peer's AnnouncePeer stream go. */
 export interface PeerStream {
   send(response: AnnouncePeerResponse): void;
+  /** Ends the stream cleanly after queued responses. */
+  close(): void;
   /** Ends the stream with an error. */
   fail(error: unknown): void;
   readonly closed: boolean;
