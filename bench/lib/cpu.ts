@@ -22,3 +22,22 @@ export function cpuBusy(from: CpuSnapshot, to: CpuSnapshot): number {
   const total = to.total - from.total;
   return total > 0 ? 1 - (to.idle - from.idle) / total : 0;
 }
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) used so far by `pids`, from /proc/<pid>/stat; gone processes count 0. */
+export function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // After "(comm) ": state is field 3, utime field 14, stime field 15.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // exited
+    }
+  }
+  return ticks / USER_HZ;
+}

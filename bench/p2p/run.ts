@@ -25,11 +25,11 @@ import {
   type Fetch,
   type Traffic,
 } from "../lib/cluster.ts";
-import { cpuBusy, cpuSnapshot } from "../lib/cpu.ts";
+import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, txBytes, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin, type OriginStats } from "../lib/origin.ts";
-import { stopAllProcesses, tail } from "../lib/proc.ts";
+import { processTree, stopAllProcesses, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureTools, requireRoot } from "../lib/tools.ts";
 import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
@@ -57,6 +57,13 @@ const FLAGS = {
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded", env: "LIBELLULA_BENCH_KEEP_LOGS" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
 } satisfies Record<string, FlagSpec>;
+
+/** What one daemon moved, and the CPU it used, during the P2P phase. */
+interface DaemonFigures {
+  name: string;
+  traffic: Traffic | null;
+  cpuSeconds: number;
+}
 
 /** The figures of one phase. */
 interface PhaseResult {
@@ -159,7 +166,7 @@ async function main(): Promise<number> {
   await checkReachable([...peerHosts, network.host("seed"), network.host("sched")], origin);
 
   const results: PhaseResult[] = [];
-  let daemonTraffic: { name: string; traffic: Traffic | null }[] = [];
+  let daemonTraffic: DaemonFigures[] = [];
   if (runP2p) {
     section("Phase 1: every peer runs dfget at once");
     const { result, traffic } = await p2pPhase(network, origin, peerHosts, work, sha, timeoutMs, keep);
@@ -177,14 +184,14 @@ async function main(): Promise<number> {
   }
 
   if (daemonTraffic.length > 0) {
-    section("dfdaemon traffic (bytes downloaded, from /metrics)");
+    section("Daemons during the P2P phase (bytes from /metrics; CPU seconds from /proc)");
     console.log(
       table(
-        ["Daemon", "back to source", "remote peer", "local peer", "served to peers"],
-        daemonTraffic.map(({ name, traffic }) =>
+        ["Daemon", "back to source", "remote peer", "local peer", "served to peers", "CPU s"],
+        daemonTraffic.map(({ name, traffic, cpuSeconds: cpu }) =>
           traffic === null
-            ? [name, "unreachable", "", "", ""]
-            : [name, formatSize(traffic.backToSource), formatSize(traffic.remotePeer), formatSize(traffic.localPeer), formatSize(traffic.uploaded)],
+            ? [name, name === "scheduler" || name === "origin" ? "" : "unreachable", "", "", "", cpu.toFixed(1)]
+            : [name, formatSize(traffic.backToSource), formatSize(traffic.remotePeer), formatSize(traffic.localPeer), formatSize(traffic.uploaded), cpu.toFixed(1)],
         ),
       ),
     );
@@ -247,7 +254,7 @@ async function p2pPhase(
   sha: string,
   timeoutMs: number,
   keep: boolean,
-): Promise<{ result: PhaseResult; traffic: { name: string; traffic: Traffic | null }[] }> {
+): Promise<{ result: PhaseResult; traffic: DaemonFigures[] }> {
   const daemons: Daemon[] = [];
   const stopDaemons = async () => {
     await Promise.all(daemons.splice(0).map((daemon) => daemon.process.stop()));
@@ -302,6 +309,9 @@ async function p2pPhase(
   const wire0 = await txBytes(network.host("origin").ns, network.host("origin").dev);
   console.log(`All daemons healthy; ${peerHosts.length} × dfget ${origin.url}`);
   const cpu0 = cpuSnapshot();
+  const everyDaemon = [scheduler, seed, ...peerDaemons];
+  const daemonCpu0 = everyDaemon.map((daemon) => cpuSeconds(processTree(daemon.process.pid)));
+  const originCpu0 = cpuSeconds(processTree(origin.process.pid));
   const fetches = await Promise.all(
     peerHosts.map((host) => {
       const dir = join(work.dir, host.name);
@@ -310,12 +320,19 @@ async function p2pPhase(
     }),
   );
   const busy = cpuBusy(cpu0, cpuSnapshot());
+  const daemonCpu = everyDaemon.map((daemon, i) => cpuSeconds(processTree(daemon.process.pid)) - daemonCpu0[i]!);
+  const originCpu = cpuSeconds(processTree(origin.process.pid)) - originCpu0;
   const stats = await origin.stats();
   const wireBytes = (await txBytes(network.host("origin").ns, network.host("origin").dev)) - wire0;
 
-  const traffic = await Promise.all(
-    [seed, ...peerDaemons].map(async (daemon, i) => ({ name: daemon.name, traffic: await readTraffic(daemon, probeFor(daemonHosts[i]!)) })),
+  const traffic: DaemonFigures[] = await Promise.all(
+    [seed, ...peerDaemons].map(async (daemon, i) => ({
+      name: daemon.name,
+      traffic: await readTraffic(daemon, probeFor(daemonHosts[i]!)),
+      cpuSeconds: daemonCpu[i + 1]!,
+    })),
   );
+  traffic.push({ name: "scheduler", traffic: null, cpuSeconds: daemonCpu[0]! }, { name: "origin", traffic: null, cpuSeconds: originCpu });
   const failures = await verify("P2P", fetches, sha, work, (f) => `dfdaemon-${f.host}.log`);
   if (!keep) await stopDaemons();
   for (const daemon of [scheduler, seed, ...peerDaemons]) {
