@@ -1,6 +1,7 @@
 /** Builds a scheduler from its config: model, scheduling, gRPC server, GC and the manager client. */
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Scheduler as SchedulerServiceDesc } from "../gen/scheduler/v2/scheduler_pb.ts";
+import { healthRoutes } from "../common/grpc-health.ts";
 import type { Service } from "../common/lifecycle.ts";
 import { createLogger, type Logger } from "../common/log.ts";
 import { Registry } from "../common/metrics.ts";
@@ -111,7 +112,10 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     },
     async start() {
       server = await startGrpcServer({
-        routes: (router: ConnectRouter) => router.service(SchedulerServiceDesc, service.implementation()),
+        routes: (router: ConnectRouter) => {
+          router.service(SchedulerServiceDesc, service.implementation());
+          healthRoutes(router, [SchedulerServiceDesc.typeName]);
+        },
         listen: { host: config.server.listenIP, port: config.server.port },
       });
       await gc.start();

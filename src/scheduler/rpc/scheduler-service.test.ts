@@ -2,12 +2,13 @@ import { afterEach, expect, test } from "bun:test";
 import * as http2 from "node:http2";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type ConnectRouter } from "@connectrpc/connect";
+import { HealthService, ServingStatus } from "../../common/grpc-health.ts";
 import { Priority, type DownloadSchema } from "../../gen/common/v2/common_pb.ts";
 import { DfdaemonUpload, type DownloadTaskRequest } from "../../gen/dfdaemon/v2/dfdaemon_pb.ts";
 import type { AnnouncePeerResponse } from "../../gen/scheduler/v2/scheduler_pb.ts";
 import { createLogger, setLogLevel } from "../../common/log.ts";
-import { startGrpcServer, type GrpcServer } from "../../common/rpc.ts";
+import { createGrpcClient, startGrpcServer, type GrpcServer } from "../../common/rpc.ts";
 import { loadSchedulerConfig } from "../config.ts";
 import { PeerState } from "../resource/peer.ts";
 import { TaskState } from "../resource/task.ts";
@@ -326,6 +327,15 @@ test("AnnounceHost validates the host and ListHosts filters by type", async () =
   expect(error.code).toBe(Code.InvalidArgument);
   expect(error.rawMessage).toContain("host is required");
   expect(((await ctx.client.preheatImage({ url: "x" }).catch((e) => e)) as ConnectError).code).toBe(Code.Unimplemented);
+});
+
+test("the gRPC health service reports the scheduler SERVING, as stock dfdaemons check", async () => {
+  const ctx = await start();
+  const transport = createGrpcClient(`127.0.0.1:${ctx.scheduler.port}`);
+  cleanups.push(() => transport.close());
+  const health = createClient(HealthService, transport) as unknown as { check(r: { service?: string }): Promise<{ status: number }> };
+  expect((await health.check({ service: "scheduler.v2.Scheduler" })).status).toBe(ServingStatus.SERVING);
+  expect((await health.check({})).status).toBe(ServingStatus.SERVING);
 });
 
 test("a triggered seed is asked to go back to source and new peers wait for it instead of the origin", async () => {
