@@ -204,16 +204,22 @@ export interface Fetch {
   ms: number;
   output: string;
   logFile: string;
+  /** Stopped by the bench because it ran past its time limit. */
+  timedOut: boolean;
 }
 
 /** Runs `cmd` (through `wrap`) to completion with its output in `logFile`, timed from spawn to exit. */
 export async function timedRun(host: string, cmd: string[], output: string, logFile: string, wrap: Wrap, timeoutMs: number): Promise<Fetch> {
   const started = performance.now();
   const child = startProcess(host, wrap(cmd), logFile, { cwd: REPO_ROOT });
-  const timer = setTimeout(() => void child.stop(2000), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void child.stop(2000);
+  }, timeoutMs);
   const code = await child.exited;
   clearTimeout(timer);
-  return { host, code, ms: performance.now() - started, output, logFile };
+  return { host, code, ms: performance.now() - started, output, logFile, timedOut };
 }
 
 /** The dfget command for one download through the daemon at `socketPath`. */

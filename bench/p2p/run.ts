@@ -368,7 +368,8 @@ async function verify(label: string, fetches: Fetch[], sha: string, work: WorkDi
   const failures: string[] = [];
   for (const fetch of fetches) {
     let problem: string | null = null;
-    if (fetch.code !== 0) problem = `exited with code ${fetch.code} after ${formatSeconds(fetch.ms)}`;
+    if (fetch.timedOut) problem = `stopped after the ${formatSeconds(fetch.ms)} time limit (--timeout)`;
+    else if (fetch.code !== 0) problem = `exited with code ${fetch.code} after ${formatSeconds(fetch.ms)}`;
     else {
       const got = await sha256File(fetch.output);
       if (got === null) problem = "exited 0 but left no output file";

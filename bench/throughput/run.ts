@@ -268,7 +268,8 @@ function busyText(busy: number): string {
 /** Records a failure (exit code or sha256) with log excerpts; true when the fetch is good. */
 async function check(label: string, fetch: Fetch, sha: string, daemons: Daemon[] = []): Promise<boolean> {
   let problem: string | null = null;
-  if (fetch.code !== 0) problem = `exited with code ${fetch.code} after ${formatSeconds(fetch.ms)}`;
+  if (fetch.timedOut) problem = `stopped after the ${formatSeconds(fetch.ms)} time limit (--timeout)`;
+    else if (fetch.code !== 0) problem = `exited with code ${fetch.code} after ${formatSeconds(fetch.ms)}`;
   else {
     const got = await sha256File(fetch.output);
     if (got === null) problem = "exited 0 but left no output file";
