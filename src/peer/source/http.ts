@@ -1,6 +1,7 @@
 /** The http(s) backend: stat by a one-byte ranged GET, ranged reads, redirects followed, headers passed through. */
 import { SourceError, errorMessage } from "../../common/errors.ts";
-import type { ByteRange, GetResult, Source, SourceRequest, StatResult } from "./source.ts";
+import type { FetchLike } from "./redirects.ts";
+import { redactUrl, type ByteRange, type GetResult, type Source, type SourceRequest, type StatResult } from "./source.ts";
 
 function headersOf(response: Response): Record<string, string> {
   const out: Record<string, string> = {};
@@ -36,26 +37,33 @@ async function originError(url: string, response: Response): Promise<SourceError
     // The body is only detail for the message.
   }
   return new SourceError(
-    `Origin "${url}" answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${detail ? `: ${detail}` : ""}`,
+    `Origin "${redactUrl(url)}" answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}${detail ? `: ${detail}` : ""}`,
     response.status,
     headersOf(response),
   );
 }
 
-async function send(url: string, init: RequestInit): Promise<Response> {
+async function sendWith(url: string, init: RequestInit, fetcher?: FetchLike): Promise<Response> {
   try {
-    return await fetch(url, { ...init, redirect: "follow" });
+    return fetcher ? await fetcher(url, init) : await fetch(url, { ...init, redirect: "follow" });
   } catch (cause) {
     if ((cause as Error).name === "AbortError") throw cause;
-    throw new SourceError(`Cannot reach origin "${url}": ${errorMessage(cause)}`, undefined, {}, { cause });
+    throw new SourceError(`Cannot reach origin "${redactUrl(url)}": ${errorMessage(cause)}`, undefined, {}, { cause });
   }
 }
 
 /** The origin answered a ranged request with the whole object. */
 export class RangeNotSupported extends SourceError {}
 
+/** Options of createHttpSource(). */
+export interface HttpSourceOptions {
+  /** The fetch to use; by default the global one, following redirects. */
+  fetch?: FetchLike;
+}
+
 /** Creates the http(s) backend. */
-export function createHttpSource(): Source {
+export function createHttpSource(options: HttpSourceOptions = {}): Source {
+  const send = (url: string, init: RequestInit) => sendWith(url, init, options.fetch);
   return {
     async stat({ url, header, signal }: SourceRequest): Promise<StatResult> {
       let response = await send(url, { headers: requestHeaders(header, "bytes=0-0"), signal });
@@ -81,7 +89,7 @@ export function createHttpSource(): Source {
         if (head.ok && value !== null && Number.isSafeInteger(Number(value))) length = Number(value);
       }
       if (length === undefined) {
-        throw new SourceError(`Origin "${url}" did not report a content length`, response.status, responseHeader);
+        throw new SourceError(`Origin "${redactUrl(url)}" did not report a content length`, response.status, responseHeader);
       }
       delete responseHeader["content-range"];
       responseHeader["content-length"] = String(length);
@@ -95,12 +103,12 @@ export function createHttpSource(): Source {
       if (range && response.status !== 206) {
         await response.body?.cancel().catch(() => {});
         throw new RangeNotSupported(
-          `Origin "${url}" ignored the range "${rangeHeader}" (answered ${response.status})`,
+          `Origin "${redactUrl(url)}" ignored the range "${rangeHeader}" (answered ${response.status})`,
           response.status,
           headersOf(response),
         );
       }
-      if (!response.body) throw new SourceError(`Origin "${url}" sent no body`, response.status, headersOf(response));
+      if (!response.body) throw new SourceError(`Origin "${redactUrl(url)}" sent no body`, response.status, headersOf(response));
       return { body: response.body, header: headersOf(response), statusCode: response.status };
     },
   };
