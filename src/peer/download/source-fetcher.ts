@@ -44,7 +44,7 @@ export async function fetchPieceFromSource(
       if (done) break;
       const remaining = piece.offset + piece.length - position;
       const chunk = value.length > remaining ? value.subarray(0, remaining) : value;
-      options.storage.write(options.taskId, chunk, position);
+      await options.storage.write(options.taskId, chunk, position);
       crc = crc32(chunk, crc);
       position += chunk.length;
       if (position >= piece.offset + piece.length) break;
@@ -92,7 +92,7 @@ export async function fetchWholeFromSource(options: SourceFetchOptions, all: Pie
         const take = Math.min(chunk.length, piece.offset + piece.length - position);
         const part = chunk.subarray(0, take);
         if (wanted.has(piece.number)) {
-          options.storage.write(options.taskId, part, position);
+          await options.storage.write(options.taskId, part, position);
           crc = crc32(part, crc);
         }
         position += take;

@@ -75,6 +75,8 @@ interface Job {
   done: Promise<void>;
   failure?: unknown;
   controller: AbortController;
+  /** When the scheduler's first decision arrived (ms since epoch). */
+  firstDecisionAt?: number;
 }
 
 const SMALL_TASK_LENGTH = MIN_PIECE_LENGTH;
@@ -227,7 +229,9 @@ export class TaskManager {
     const { storage, sources, settings, log } = this.deps;
     const d = job.download;
     const source = sources.for(d.url);
+    const started = Date.now();
     const stat = await source.stat({ url: d.url, header: d.requestHeader, signal });
+    const statMs = Date.now() - started;
     const length = pieceLength(stat.contentLength, d.pieceLength === undefined ? undefined : Number(d.pieceLength));
     const task = storage.create({
       id: job.taskId,
@@ -272,7 +276,13 @@ export class TaskManager {
     }
     storage.succeed(job.taskId);
     this.deps.metrics.downloadTasks.inc({ result: "succeeded" });
-    log.info("Task finished", { taskId: job.taskId, contentLength: task.record.contentLength });
+    log.info("Task finished", {
+      taskId: job.taskId,
+      contentLength: task.record.contentLength,
+      durationMs: Date.now() - started,
+      statMs,
+      firstDecisionMs: job.firstDecisionAt ? job.firstDecisionAt - started : undefined,
+    });
   }
 
   private count(piece: PieceRecord): void {
@@ -301,6 +311,7 @@ export class TaskManager {
         const next = await this.nextResponse(announcement, settings.scheduleTimeoutMs, signal);
         if (next === undefined) throw new TransferError(`Scheduler "${address}" closed the announce stream`);
         count++;
+        job.firstDecisionAt ??= Date.now();
         const response = next.response;
         metrics.schedulerResponses.inc({ type: response.case ?? "unknown" });
         if (count > settings.maxScheduleCount) {

@@ -20,12 +20,12 @@ function piece(number: number, offset: number, length: number) {
 }
 
 describe("Storage", () => {
-  test("writes pieces at their offsets into one content file under tasks/<id[0..3]>", () => {
+  test("writes pieces at their offsets into one content file under tasks/<id[0..3]>", async () => {
     const storage = open();
     const task = storage.create({ id: ID, url: "http://x/y", pieceLength: 4, contentLength: 10 });
     expect(task.path.endsWith(`content/tasks/aaa/${ID}`)).toBe(true);
-    storage.write(ID, new TextEncoder().encode("89"), 8);
-    storage.write(ID, new TextEncoder().encode("01234567"), 0);
+    await storage.write(ID, new TextEncoder().encode("89"), 8);
+    await storage.write(ID, new TextEncoder().encode("01234567"), 0);
     storage.finishPiece(piece(2, 8, 2));
     storage.succeed(ID);
     expect(readFileSync(task.path, "utf8")).toBe("0123456789");
@@ -60,11 +60,11 @@ describe("Storage", () => {
     storage.stop();
   });
 
-  test("export() hard-links, refuses to overwrite, and never leaves a partial file", () => {
+  test("export() hard-links, refuses to overwrite, and never leaves a partial file", async () => {
     const storage = open();
     const out = mkdtempSync(join(tmpdir(), "export-"));
     storage.create({ id: ID, url: "u", pieceLength: 4, contentLength: 3 });
-    storage.write(ID, new TextEncoder().encode("abc"), 0);
+    await storage.write(ID, new TextEncoder().encode("abc"), 0);
     storage.succeed(ID);
     expect(storage.export(ID, join(out, "a"))).toBe("link");
     expect(statSync(join(out, "a")).nlink).toBe(2);

@@ -30,7 +30,7 @@ export interface StorageOptions {
 export class Storage {
   private metadata!: MetadataStore;
   private readonly tasks = new Map<string, StoredTask>();
-  private readonly fds = new Map<string, number>();
+  private readonly handles = new Map<string, Promise<fs.promises.FileHandle>>();
   private readonly waiters = new Map<string, Set<() => void>>();
 
   constructor(private readonly options: StorageOptions) {}
@@ -58,8 +58,7 @@ export class Storage {
 
   /** Closes files and the database. */
   stop(): void {
-    for (const fd of this.fds.values()) fs.closeSync(fd);
-    this.fds.clear();
+    for (const id of [...this.handles.keys()]) this.closeHandle(id);
     this.metadata?.close();
   }
 
@@ -135,8 +134,11 @@ export class Storage {
     try {
       fs.mkdirSync(dirname(path), { recursive: true });
       const fd = fs.openSync(path, "w+");
-      fs.ftruncateSync(fd, input.contentLength);
-      this.fds.set(input.id, fd);
+      try {
+        fs.ftruncateSync(fd, input.contentLength);
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch (cause) {
       throw new StorageError(`Cannot create content file for task "${input.id}": ${errorMessage(cause)}`, { cause });
     }
@@ -163,23 +165,35 @@ export class Storage {
     return task;
   }
 
-  private fd(taskId: string): number {
-    let fd = this.fds.get(taskId);
-    if (fd === undefined) {
-      const task = this.require(taskId);
-      fd = fs.openSync(task.path, "r+");
-      this.fds.set(taskId, fd);
+  private handle(taskId: string): Promise<fs.promises.FileHandle> {
+    let handle = this.handles.get(taskId);
+    if (!handle) {
+      handle = fs.promises.open(this.require(taskId).path, "r+");
+      this.handles.set(taskId, handle);
+      handle.catch(() => this.handles.delete(taskId));
     }
-    return fd;
+    return handle;
   }
 
-  /** Writes bytes of a task at an absolute position. */
-  write(taskId: string, chunk: Uint8Array, position: number): void {
+  private closeHandle(taskId: string): void {
+    const handle = this.handles.get(taskId);
+    if (!handle) return;
+    this.handles.delete(taskId);
+    // Writes still in flight (of pieces that failed) may finish first; their errors do not matter.
+    setTimeout(() => void handle.then((h) => h.close()).catch(() => {}), 1000).unref?.();
+  }
+
+  /**
+   * Writes bytes of a task at an absolute position. Asynchronous, so that writing one piece overlaps
+   * receiving others; `chunk` must not be reused until the promise settles.
+   */
+  async write(taskId: string, chunk: Uint8Array, position: number): Promise<void> {
     try {
+      const handle = await this.handle(taskId);
       let written = 0;
-      const fd = this.fd(taskId);
       while (written < chunk.length) {
-        written += fs.writeSync(fd, chunk, written, chunk.length - written, position + written);
+        const result = await handle.write(chunk, written, chunk.length - written, position + written);
+        written += result.bytesWritten;
       }
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
@@ -217,11 +231,7 @@ export class Storage {
   /** Marks a task succeeded. */
   succeed(taskId: string): void {
     const task = this.require(taskId);
-    const fd = this.fds.get(taskId);
-    if (fd !== undefined) {
-      fs.closeSync(fd);
-      this.fds.delete(taskId);
-    }
+    this.closeHandle(taskId);
     this.update(task, { state: "succeeded", finishedAt: Date.now() });
   }
 
@@ -247,11 +257,7 @@ export class Storage {
   /** Removes a task's content and metadata. */
   delete(taskId: string): boolean {
     const task = this.tasks.get(taskId);
-    const fd = this.fds.get(taskId);
-    if (fd !== undefined) {
-      fs.closeSync(fd);
-      this.fds.delete(taskId);
-    }
+    this.closeHandle(taskId);
     this.tasks.delete(taskId);
     this.metadata.deleteTask(taskId);
     if (task) fs.rmSync(task.path, { force: true });
