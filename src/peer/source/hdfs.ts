@@ -80,7 +80,7 @@ export function createHdfsSource(): Source {
     },
 
     async get(request: SourceRequest & { range?: ByteRange }): Promise<GetResult> {
-      const params = request.range ? { offset: request.range.start, length: request.range.length } : {};
+      const params: Record<string, number> = request.range ? { offset: request.range.start, length: request.range.length } : {};
       const response = await call(request, "read", "OPEN", params);
       if (!response.body) throw fail(request, "read", response.status, "no body in the answer");
       return { body: response.body, header: headersOf(response), statusCode: request.range ? 206 : 200 };

@@ -83,7 +83,7 @@ describe("s3 backend against an S3 server that checks signatures", () => {
 
   test("a listing with bad credentials fails with the store's reason", async () => {
     const error = await source
-      .list({ url: "s3://models/model/", header: {}, objectStorage: credentials(server, { accessKeyId: "NOSUCHKEY" }) })
+      .list!({ url: "s3://models/model/", header: {}, objectStorage: credentials(server, { accessKeyId: "NOSUCHKEY" }) })
       .catch((e: unknown) => e as SourceError);
     expect(error).toBeInstanceOf(SourceError);
     expect((error as SourceError).message).toContain('Cannot list "s3://models/model/"');
