@@ -19,7 +19,11 @@ import { describeHost } from "./host.ts";
 import { createPeerMetrics } from "./metrics.ts";
 import { downloadRoutes } from "./rpc/download-service.ts";
 import { uploadRoutes } from "./rpc/upload-service.ts";
+import { createHdfsSource } from "./source/hdfs.ts";
 import { createHttpSource } from "./source/http.ts";
+import { createHuggingFaceSource } from "./source/hugging-face.ts";
+import { createModelScopeSource } from "./source/model-scope.ts";
+import { createObjectStorageSource, OBJECT_STORAGE_SCHEMES } from "./source/object-storage.ts";
 import { SourceRegistry } from "./source/source.ts";
 import { collectGarbage } from "./storage/gc.ts";
 import { Storage } from "./storage/storage.ts";
@@ -61,7 +65,12 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   const storage = new Storage({ dir: config.storage.dir, keep: config.storage.keep, log });
   storage.start();
   metrics.registry.gauge("libellula_stored_task_count", "Tasks in storage", () => storage.list().length);
-  const sources = new SourceRegistry().register(["http", "https"], createHttpSource());
+  const sources = new SourceRegistry()
+    .register(["http", "https"], createHttpSource())
+    .register([...OBJECT_STORAGE_SCHEMES], createObjectStorageSource())
+    .register(["hdfs"], createHdfsSource())
+    .register(["hf"], createHuggingFaceSource())
+    .register(["modelscope"], createModelScopeSource());
   const uploadClients = new Map<string, ReturnType<typeof createClient<typeof DfdaemonUpload>>>();
   const transports: { close(): void }[] = [];
   const dial = (address: string) => {
