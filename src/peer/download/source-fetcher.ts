@@ -4,7 +4,7 @@ import { crc32, pieceDigest } from "../../common/digest.ts";
 import type { PieceGeometry } from "../../common/piece.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
-import type { Source } from "../source/source.ts";
+import type { Source, SourceOptions } from "../source/source.ts";
 import { RangeNotSupported } from "../source/http.ts";
 
 /** What fetchPiecesFromSource() needs. */
@@ -14,6 +14,8 @@ export interface SourceFetchOptions {
   taskId: string;
   url: string;
   header: Record<string, string>;
+  /** Backend options (credentials, revision) of the Download. */
+  backend?: SourceOptions;
   pieces: PieceGeometry[];
   concurrency: number;
   signal: AbortSignal;
@@ -25,7 +27,7 @@ export interface SourceFetchOptions {
 
 /** Fetches one piece from the source into storage and returns its record (not yet marked finished). */
 export async function fetchPieceFromSource(
-  options: Pick<SourceFetchOptions, "storage" | "source" | "taskId" | "url" | "header" | "signal">,
+  options: Pick<SourceFetchOptions, "storage" | "source" | "taskId" | "url" | "header" | "signal" | "backend">,
   piece: PieceGeometry,
 ): Promise<PieceRecord> {
   const started = Date.now();
@@ -33,6 +35,7 @@ export async function fetchPieceFromSource(
     url: options.url,
     header: options.header,
     signal: options.signal,
+    ...options.backend,
     range: { start: piece.offset, length: piece.length },
   });
   let position = piece.offset;
@@ -76,7 +79,7 @@ export async function fetchPieceFromSource(
  */
 export async function fetchWholeFromSource(options: SourceFetchOptions, all: PieceGeometry[]): Promise<void> {
   const wanted = new Set(options.pieces.map((p) => p.number));
-  const { body } = await options.source.get({ url: options.url, header: options.header, signal: options.signal });
+  const { body } = await options.source.get({ url: options.url, header: options.header, signal: options.signal, ...options.backend });
   const reader = body.getReader();
   let index = 0;
   let position = 0;

@@ -22,7 +22,7 @@ import { MIN_PIECE_LENGTH, pieceLength, piecesOf, type PieceGeometry } from "../
 import type { PieceTransport } from "../transport/transport.ts";
 import type { PeerMetrics } from "../metrics.ts";
 import { TRAFFIC_LABEL } from "../metrics.ts";
-import type { SourceRegistry } from "../source/source.ts";
+import { sourceOptionsOf, type SourceRegistry } from "../source/source.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage, StoredTask } from "../storage/storage.ts";
 import { startParentRound, type ParentRound, type UploadDialer } from "./parent-fetcher.ts";
@@ -230,7 +230,7 @@ export class TaskManager {
     const d = job.download;
     const source = sources.for(d.url);
     const started = Date.now();
-    const stat = await source.stat({ url: d.url, header: d.requestHeader, signal });
+    const stat = await source.stat({ url: d.url, header: d.requestHeader, signal, ...sourceOptionsOf(d) });
     const statMs = Date.now() - started;
     const length = pieceLength(stat.contentLength, d.pieceLength === undefined ? undefined : Number(d.pieceLength));
     const task = storage.create({
@@ -473,6 +473,7 @@ export class TaskManager {
       taskId: job.taskId,
       url: d.url,
       header: d.requestHeader,
+      backend: sourceOptionsOf(d),
       pieces,
       concurrency: this.deps.settings.concurrentPieceCount,
       signal,

@@ -15,7 +15,7 @@ import type { Logger } from "../../common/log.ts";
 import type { TaskManager } from "../download/task-manager.ts";
 import { validateDownload } from "../download/task-manager.ts";
 import type { SchedulerClient } from "../download/scheduler-client.ts";
-import type { SourceRegistry } from "../source/source.ts";
+import { sourceOptionsOf, type SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import { toLocalTaskMessage, toTaskMessage } from "./convert.ts";
 import { streamDownload } from "./stream-task.ts";
@@ -87,7 +87,7 @@ export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRoute
       async listTaskEntries(request) {
         const source = deps.sources.for(request.url);
         if (!source.list) throw new InvalidArgument(`Invalid URL "${request.url}": its scheme has no directories`);
-        const entries = await source.list({ url: request.url, header: request.requestHeader });
+        const entries = await source.list({ url: request.url, header: request.requestHeader, ...sourceOptionsOf(request) });
         return create(ListTaskEntriesResponseSchema, {
           entries: entries.map((e) => ({ url: e.url, contentLength: BigInt(e.contentLength), isDir: e.isDir })),
         });

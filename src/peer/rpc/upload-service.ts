@@ -14,7 +14,7 @@ import { FailedPrecondition, InvalidArgument, LibellulaError, TaskNotFound, erro
 import type { Logger } from "../../common/log.ts";
 import { piecesOf } from "../../common/piece.ts";
 import { taskIdOf, type TaskManager } from "../download/task-manager.ts";
-import type { SourceRegistry } from "../source/source.ts";
+import { sourceOptionsOf, type SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import { toLocalTaskMessage, toTaskMessage } from "./convert.ts";
 import { streamDownload } from "./stream-task.ts";
@@ -106,7 +106,7 @@ export function uploadRoutes(deps: UploadServiceDeps): (router: ConnectRouter) =
       async listTaskEntries(request) {
         const source = deps.sources.for(request.url);
         if (!source.list) throw new InvalidArgument(`Invalid URL "${request.url}": its scheme has no directories`);
-        const entries = await source.list({ url: request.url, header: request.requestHeader });
+        const entries = await source.list({ url: request.url, header: request.requestHeader, ...sourceOptionsOf(request) });
         return create(ListTaskEntriesResponseSchema, {
           entries: entries.map((e) => ({ url: e.url, contentLength: BigInt(e.contentLength), isDir: e.isDir })),
         });
