@@ -110,6 +110,7 @@ export interface DfdaemonOptions {
   storagePort: number;
   healthPort: number;
   metricsPort: number;
+  proxyPort: number;
   storageDir: string;
   socketPath: string;
   schedulerAddr: string;
@@ -134,6 +135,8 @@ export async function startDfdaemon(options: DfdaemonOptions): Promise<Daemon> {
     "--scheduler.addrs", JSON.stringify([options.schedulerAddr]),
     "--health.server.port", String(options.healthPort),
     "--metrics.server.port", String(options.metricsPort),
+    "--proxy.server.ip", options.ip,
+    "--proxy.server.port", String(options.proxyPort),
     ...(options.seed ? ["--seedPeer.enable", "true"] : []),
     ...extraArgs("LIBELLULA_BENCH_DFDAEMON_ARGS"),
   ];

@@ -42,7 +42,7 @@ const SUBNET = "10.77.0.";
 const ORIGIN_PORT = 8080;
 const SCHEDULER_PORT = 8002;
 const SCHEDULER_METRICS_PORT = 8000;
-const DAEMON_PORTS = { upload: 4000, metrics: 4002, health: 4003, storage: 4005 };
+const DAEMON_PORTS = { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, storage: 4005 };
 const MAX_PEERS = 200;
 
 const FLAGS = {
@@ -287,6 +287,7 @@ async function p2pPhase(
       storagePort: DAEMON_PORTS.storage,
       healthPort: DAEMON_PORTS.health,
       metricsPort: DAEMON_PORTS.metrics,
+      proxyPort: DAEMON_PORTS.proxy,
       storageDir: ensureDir(join(dir, "storage")),
       socketPath: join(dir, "dfdaemon.sock"),
       schedulerAddr: `${sched.ip}:${SCHEDULER_PORT}`,

@@ -189,7 +189,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
     await Promise.all(daemons.splice(0).map((daemon) => daemon.process.stop()));
   };
   cleanup.add(`daemons ${label}`, stopAll);
-  const [schedulerPort, schedulerMetrics, ...ports] = freePorts(10, HOST_IP) as [number, number, ...number[]];
+  const [schedulerPort, schedulerMetrics, ...ports] = freePorts(12, HOST_IP) as [number, number, ...number[]];
   const scheduler = await startScheduler({
     ip: HOST_IP,
     port: schedulerPort,
@@ -210,6 +210,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
       storagePort: ports[offset + 1]!,
       healthPort: ports[offset + 2]!,
       metricsPort: ports[offset + 3]!,
+      proxyPort: ports[offset + 4]!,
       storageDir: ensureDir(join(home, "storage")),
       socketPath: join(home, "dfdaemon.sock"),
       schedulerAddr: `${HOST_IP}:${schedulerPort}`,
@@ -223,7 +224,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
     return daemon;
   };
   const seed = await start("seed", 0);
-  const peer = await start("peer", 4);
+  const peer = await start("peer", 5);
   result.seedStartRss = peakRss(seed.process.pid);
   result.peerStartRss = peakRss(peer.process.pid);
 
