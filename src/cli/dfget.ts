@@ -12,10 +12,14 @@ import { parseByteSize, parseDuration } from "../common/units.ts";
 import { VERSION } from "../common/version.ts";
 import { connectDaemon, DEFAULT_ENDPOINT, describeRpcError } from "./daemon-client.ts";
 import { ProgressBar } from "./progress.ts";
+import { downloadDirectory } from "./dfget-recursive.ts";
+import { SOURCE_FLAGS, SOURCE_FLAGS_USAGE, sourceOptionsFromFlags } from "./source-flags.ts";
 
 const USAGE = `Usage: dfget [OPTIONS] <URL> -O <OUTPUT>
+       dfget -r [OPTIONS] <DIRECTORY URL ending in /> -O <OUTPUT DIRECTORY>
 
-Downloads a file through the local dfdaemon (peer-to-peer, with back-to-source).
+Downloads a file, or a directory of s3/gs/oss/obs/cos/hdfs/hf/modelscope, through the local dfdaemon
+(peer-to-peer, with back-to-source).
 
 Options:
   -O, --output <PATH>                 where to write the file (required)
@@ -34,21 +38,26 @@ Options:
       --force-hard-link               fail if the output cannot be hard-linked
       --transfer-from-dfdaemon        receive the bytes over the socket and write them here
       --no-progress                   no progress bar
+  -r, --recursive                     download a directory (not for http/https)
+  -I, --include-files <GLOB>          with -r: only files whose relative path matches (repeatable)
+      --max-files <N>                 with -r: most files to download [default: 100]
+      --max-concurrent-requests <N>   with -r: files downloaded at once [default: 5]
   -l, --log-level <LEVEL>             accepted for compatibility
   -V, --version                       print the version
   -h, --help                          this help
+${SOURCE_FLAGS_USAGE}
 Environment: DFGET_TIMEOUT, DFGET_PRIORITY, DFGET_PIECE_LENGTH, DFGET_TAG, DFGET_APPLICATION,
 DFGET_TRANSFER_FROM_DFDAEMON.`;
 
 const BOOLEANS = [
   "disable-back-to-source", "overwrite", "force-hard-link", "transfer-from-dfdaemon", "no-progress", "help",
-  "version", "recursive", "console",
+  "version", "recursive", "console", "storage-insecure-skip-verify",
 ];
 const ALIASES: Record<string, string> = { O: "output", e: "endpoint", p: "priority", H: "header", h: "help", V: "version", l: "log-level", r: "recursive", I: "include-files" };
 const KNOWN = new Set([
   ...BOOLEANS, "output", "endpoint", "digest", "priority", "piece-length", "tag", "application", "header",
   "filtered-query-param", "content-for-calculating-task-id", "timeout", "log-level", "include-files", "max-files",
-  "max-concurrent-requests",
+  "max-concurrent-requests", ...SOURCE_FLAGS,
 ]);
 
 class UsageError extends Error {}
@@ -138,7 +147,32 @@ export function buildDownload(args: ParsedArgs, cwd = process.cwd()) {
       overwrite: truthy(args, "overwrite"),
       contentForCalculatingTaskId: flag(args, "content-for-calculating-task-id"),
       remoteIp: "127.0.0.1",
+      ...sourceOptionsFromFlags(args, url),
     }),
+  };
+}
+
+function positiveInteger(args: ParsedArgs, name: string, fallback: number): number {
+  const text = flag(args, name);
+  if (text === undefined) return fallback;
+  const number = Number(text);
+  if (!Number.isInteger(number) || number < 1) throw new UsageError(`invalid "--${name}" "${text}": must be a positive integer`);
+  return number;
+}
+
+/** Checks the flags of a recursive download; throws UsageError naming the flag. */
+export function recursiveOptions(args: ParsedArgs, download: { url: string; digest?: string; contentForCalculatingTaskId?: string }) {
+  const scheme = download.url.slice(0, download.url.indexOf(":")).toLowerCase();
+  if (scheme === "http" || scheme === "https") throw new UsageError(`"--recursive" is not supported for ${scheme} URLs`);
+  if (!new URL(download.url).pathname.endsWith("/") && !download.url.endsWith("/")) {
+    throw new UsageError(`"--recursive" needs a directory URL ending in "/", got "${download.url}"`);
+  }
+  if (download.digest) throw new UsageError('"--digest" cannot be used with "--recursive"');
+  if (download.contentForCalculatingTaskId) throw new UsageError('"--content-for-calculating-task-id" cannot be used with "--recursive"');
+  return {
+    includeFiles: args.flags["include-files"] ?? [],
+    maxFiles: positiveInteger(args, "max-files", 100),
+    maxConcurrentRequests: positiveInteger(args, "max-concurrent-requests", 5),
   };
 }
 
@@ -154,14 +188,27 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     return 0;
   }
   let plan: ReturnType<typeof buildDownload>;
+  let recursive: ReturnType<typeof recursiveOptions> | undefined;
   try {
-    if (truthy(args, "recursive")) throw new UsageError('"--recursive" is not supported for this URL scheme yet');
     plan = buildDownload(args);
+    if (truthy(args, "recursive")) recursive = recursiveOptions(args, plan.download);
   } catch (error) {
     io.stderr.write(`dfget: ${(error as Error).message}\n\nRun "dfget --help" for usage.\n`);
     return 2;
   }
   const endpoint = value(args, "endpoint", "DFGET_ENDPOINT") ?? DEFAULT_ENDPOINT;
+  if (recursive) {
+    const interrupt = new AbortController();
+    const onInterrupt = () => interrupt.abort();
+    process.once("SIGINT", onInterrupt);
+    process.once("SIGTERM", onInterrupt);
+    try {
+      return await downloadDirectory({ ...plan, ...recursive, endpoint, signal: interrupt.signal, stderr: io.stderr });
+    } finally {
+      process.off("SIGINT", onInterrupt);
+      process.off("SIGTERM", onInterrupt);
+    }
+  }
   const showProgress = !truthy(args, "no-progress") && Boolean((io.stderr as { isTTY?: boolean }).isTTY);
   const bar = showProgress ? new ProgressBar(io.stderr as never, "Downloading") : undefined;
   let connection: ReturnType<typeof connectDaemon> | undefined;
