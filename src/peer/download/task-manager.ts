@@ -268,6 +268,7 @@ export class TaskManager {
         taskId: job.taskId,
         url: d.url,
         header: d.requestHeader,
+        backend: sourceOptionsOf(d),
         pieces: rest,
         concurrency: settings.concurrentPieceCount,
         signal,
