@@ -209,6 +209,8 @@ export interface Fetch {
   logFile: string;
   /** Stopped by the bench because it ran past its time limit. */
   timedOut: boolean;
+  /** CPU seconds the client process used. */
+  cpuSeconds: number | null;
 }
 
 /** Runs `cmd` (through `wrap`) to completion with its output in `logFile`, timed from spawn to exit. */
@@ -222,7 +224,7 @@ export async function timedRun(host: string, cmd: string[], output: string, logF
   }, timeoutMs);
   const code = await child.exited;
   clearTimeout(timer);
-  return { host, code, ms: performance.now() - started, output, logFile, timedOut };
+  return { host, code, ms: performance.now() - started, output, logFile, timedOut, cpuSeconds: child.cpuSeconds() };
 }
 
 /** The dfget command for one download through the daemon at `socketPath`. */

@@ -32,6 +32,8 @@ export interface ManagedProcess {
   readonly exited: Promise<number>;
   /** Exit code once it has exited, else null. */
   exitCode(): number | null;
+  /** CPU seconds (user + system) it used, once it has exited, else null. */
+  cpuSeconds(): number | null;
   /** SIGTERM to its process group, SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -68,6 +70,10 @@ export function startProcess(name: string, cmd: string[], logFile: string, optio
     logFile,
     exited,
     exitCode: () => code,
+    cpuSeconds() {
+      const usage = code === null ? undefined : child.resourceUsage();
+      return usage === undefined ? null : Number(usage.cpuTime.user + usage.cpuTime.system) / 1e6;
+    },
     async stop(graceMs = DEFAULT_GRACE_MS) {
       if (code !== null) return;
       signalGroup(child.pid, "SIGTERM");

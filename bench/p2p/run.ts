@@ -398,7 +398,11 @@ function printPhase(result: PhaseResult, size: number): void {
       `in ${result.origin.getRequests} GETs (${result.origin.rangeRequests} ranged), ${result.origin.headRequests} HEADs`,
   );
   if (clients.length > 0) console.log(`  by client: ${clients.join(", ")}`);
-  console.log(`  CPU busy while downloading: ${(result.cpuBusy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores`);
+  const clientCpu = result.fetches.reduce((sum, f) => sum + (f.cpuSeconds ?? 0), 0);
+  console.log(
+    `  CPU busy while downloading: ${(result.cpuBusy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores (machine-wide); ` +
+      `the ${result.fetches.length} ${result.name === "p2p" ? "dfget" : "curl"} processes used ${clientCpu.toFixed(1)} CPU s`,
+  );
   if (result.failures.length > 0) console.log(`  ${result.failures.length} of ${result.fetches.length} downloads FAILED (details at the end)`);
 }
 

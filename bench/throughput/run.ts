@@ -20,11 +20,11 @@ import {
   type Fetch,
   type Traffic,
 } from "../lib/cluster.ts";
-import { cpuBusy, cpuSnapshot } from "../lib/cpu.ts";
+import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
-import { peakRss, stopAllProcesses, tail } from "../lib/proc.ts";
+import { peakRss, processTree, stopAllProcesses, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureTools } from "../lib/tools.ts";
 import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
@@ -161,7 +161,7 @@ async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: 
   const curl = await timedRun("curl", curlCommand(origin.url, curlOut), curlOut, join(work.logs, `curl-${label}.log`), (cmd) => cmd, timeoutMs);
   cleanup.check();
   await check("curl", curl, sha);
-  console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}, CPU ${busyText(cpuBusy(cpu0, cpuSnapshot()))}`);
+  console.log(`curl from origin:      ${curl.code === 0 ? `${formatThroughput(size, curl.ms)} (${formatSeconds(curl.ms)})` : `exit ${curl.code}`}, CPU ${busyText(cpuBusy(cpu0, cpuSnapshot()), curl)}`);
   rmSync(curlOut, { force: true });
 
   const result: SizeResult = {
@@ -231,8 +231,11 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   await origin.reset();
   const output = join(dir, "dfget-output");
   const cpu0 = cpuSnapshot();
+  const daemonCpu = () => [seed, peer].map((daemon) => cpuSeconds(processTree(daemon.process.pid)));
+  const daemonCpu0 = daemonCpu();
   const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
   const busy = cpuBusy(cpu0, cpuSnapshot());
+  const [seedCpu, peerCpu] = daemonCpu().map((value, i) => value - daemonCpu0[i]!);
   cleanup.check();
   result.dfget = dfget;
   result.originBytes = (await origin.stats()).bytesSent;
@@ -241,14 +244,14 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   result.seedPeakRss = peakRss(seed.process.pid);
   result.peerPeakRss = peakRss(peer.process.pid);
   const ok = await check("dfget", dfget, sha, [seed, peer, scheduler]);
-  console.log(`dfget via seed peer:   ${dfget.code === 0 ? `${formatThroughput(result.size, dfget.ms)} (${formatSeconds(dfget.ms)})` : `exit ${dfget.code}`}, CPU ${busyText(busy)}`);
+  console.log(`dfget via seed peer:   ${dfget.code === 0 ? `${formatThroughput(result.size, dfget.ms)} (${formatSeconds(dfget.ms)})` : `exit ${dfget.code}`}, CPU ${busyText(busy, dfget)}`);
   if (ok && result.curl.code === 0) {
     const ratio = result.curl.ms / dfget.ms;
     console.log(`dfget ÷ curl:          ${formatRatio(ratio)}${ratio < TARGET_RATIO ? ` (below the ${TARGET_RATIO}× target)` : ""}`);
   }
   const rss = (start: number | null, peak: number | null) => `${start === null ? "?" : formatSize(start)} after start, peak ${peak === null ? "?" : formatSize(peak)}`;
-  console.log(`seed RSS:              ${rss(result.seedStartRss, result.seedPeakRss)}`);
-  console.log(`peer RSS:              ${rss(result.peerStartRss, result.peerPeakRss)}`);
+  console.log(`seed RSS:              ${rss(result.seedStartRss, result.seedPeakRss)}; ${seedCpu!.toFixed(2)} CPU s during the download`);
+  console.log(`peer RSS:              ${rss(result.peerStartRss, result.peerPeakRss)}; ${peerCpu!.toFixed(2)} CPU s during the download`);
   console.log(`origin sent:           ${formatSize(result.originBytes)} (${formatRatio(result.originBytes / result.size)} the file)`);
   for (const [name, traffic] of [["seed", result.seedTraffic], ["peer", result.peerTraffic]] as const) {
     if (traffic === null) console.log(`${name} traffic:          metrics unreachable`);
@@ -261,9 +264,10 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   rmSync(output, { force: true });
 }
 
-/** `87% of 2 cores busy`. */
-function busyText(busy: number): string {
-  return `${(busy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores busy`;
+/** `87% of 2 cores busy`, with the client's own CPU time when known. */
+function busyText(busy: number, client?: Fetch): string {
+  const own = client?.cpuSeconds == null ? "" : `; the client used ${client.cpuSeconds.toFixed(2)} CPU s`;
+  return `${(busy * 100).toFixed(0)}% of ${navigator.hardwareConcurrency} cores busy${own}`;
 }
 
 /** Records a failure (exit code or sha256) with log excerpts; true when the fetch is good. */
