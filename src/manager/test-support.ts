@@ -1,5 +1,6 @@
 /** Test support: fresh migrated databases on PGlite (cloned from a template) and PostgreSQL, and a client. */
 import { PGlite } from "@electric-sql/pglite";
+import type { Logger } from "../common/log.ts";
 import { defaultConfig, type ManagerConfig } from "./config.ts";
 import { openDatabase, type DatabaseHandle } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
@@ -68,7 +69,7 @@ export async function startTestManager(kind: (typeof DATABASES)[number], overrid
     config.database.url = pg.url;
     database = await openDatabase({ url: pg.url, poolSize: 4 });
   }
-  const manager = await createManager({ config, database });
+  const manager = await createManager({ config, database, log: quietLog });
   const call: TestManager["call"] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };
     if (options.body !== undefined) headers["content-type"] ??= "application/json";
@@ -104,3 +105,12 @@ export async function startTestManager(kind: (typeof DATABASES)[number], overrid
   };
   return { manager, config, call, user, [Symbol.asyncDispose]: dispose };
 }
+
+/** A logger that drops everything but errors. */
+export const quietLog: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (message, fields) => console.error(message, fields),
+  child: () => quietLog,
+};

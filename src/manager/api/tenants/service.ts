@@ -36,14 +36,14 @@ export function createTenantService({ db }: ServiceDeps, invalidate: () => void)
       return row!;
     },
     async update(actor: Actor, id: number, input: z.output<typeof UpdateTenant>): Promise<TenantRow> {
-      requireRoot(actor);
       await service.get(actor, id);
+      requireRoot(actor);
       const [row] = await guard(LABEL, () => db.update(tenant).set({ ...defined(input), updated_at: new Date() }).where(eq(tenant.id, id)).returning());
       return row!;
     },
     async remove(actor: Actor, id: number): Promise<void> {
-      requireRoot(actor);
       await service.get(actor, id);
+      requireRoot(actor);
       if (id === 1) throw new FailedPrecondition("The default tenant cannot be deleted");
       for (const table of [schedulerCluster, seedPeerCluster, application, job, personalAccessToken] as const) {
         const [owned] = await db.select({ n: count() }).from(table).where(eq(table.tenant_id, id));
@@ -63,16 +63,16 @@ export function createTenantService({ db }: ServiceDeps, invalidate: () => void)
         .orderBy(user.id);
     },
     async addUser(actor: Actor, id: number, userId: number): Promise<void> {
-      requireRoot(actor);
       await service.get(actor, id);
+      requireRoot(actor);
       const [row] = await db.select({ id: user.id }).from(user).where(eq(user.id, userId));
       if (!row) throw new NotFound(`User "${userId}" not found`);
       await db.insert(userTenant).values({ user_id: userId, tenant_id: id }).onConflictDoNothing();
       invalidate();
     },
     async removeUser(actor: Actor, id: number, userId: number): Promise<void> {
-      requireRoot(actor);
       await service.get(actor, id);
+      requireRoot(actor);
       await db.delete(userTenant).where(and(eq(userTenant.tenant_id, id), eq(userTenant.user_id, userId)));
       invalidate();
     },
