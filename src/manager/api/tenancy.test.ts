@@ -133,7 +133,7 @@ describe.each(DATABASES)("tenant isolation on %s", (kind) => {
       expect(ids).not.toContain(ofBob[group]!);
     }
     const open = await m.call("GET", "/oapi/v1/clusters?per_page=1000", { token: alice.pat });
-    expect((open.body as { id: number }[]).map((c) => c.id)).toEqual([ofAlice.clusters, ofAlice["scheduler-clusters"]]);
+    expect((open.body as { id: number }[]).map((c) => c.id)).toEqual([ofAlice.clusters as number, ofAlice["scheduler-clusters"] as number]);
   });
 
   test("a tenant member cannot manage tenants", async () => {
