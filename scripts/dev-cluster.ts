@@ -150,6 +150,8 @@ try {
       "--download.server.socketPath", join(data, name, "dfdaemon.sock"),
       "--health.server.port", String(ports.health),
       "--metrics.server.port", String(ports.metrics),
+      "--proxy.server.ip", "127.0.0.1",
+      "--proxy.server.port", String(ports.proxy),
       "--scheduler.addrs", JSON.stringify([`127.0.0.1:${PORTS.scheduler}`]),
       "--seedPeer.enable", String(seed),
     ]);

@@ -22,6 +22,15 @@ const byteSize = z.union([z.string(), z.number()]).transform((value, ctx) => {
 });
 
 const port = z.number().int().min(0).max(65535);
+
+function isRegex(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const ip = z.union([z.ipv4(), z.ipv6()]);
 
 /** The first non-internal IPv4 address of this machine, or loopback. */
@@ -107,11 +116,68 @@ export const dfdaemonConfigSchema = z.strictObject({
   backToSource: z
     .strictObject({ disable: z.boolean().default(false) })
     .prefault({}),
+  proxy: z
+    .strictObject({
+      server: z
+        .strictObject({
+          ip: ip.default("0.0.0.0"),
+          port: port.default(4001),
+          /** PEM files of the CA that signs intercepted hosts' certificates; generated when unset. */
+          caCert: z.string().min(1).optional(),
+          caKey: z.string().min(1).optional(),
+          basicAuth: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
+        })
+        .prefault({}),
+      rules: z
+        .array(
+          z.strictObject({
+            regex: z.string().min(1).refine(isRegex, "must be a valid regular expression"),
+            useTLS: z.boolean().default(false),
+            redirect: z.string().min(1).optional(),
+            filteredQueryParams: z.array(z.string()).optional(),
+          }),
+        )
+        .default([{ regex: "blobs/sha256.*", useTLS: false }]),
+      registryMirror: z
+        .strictObject({
+          addr: z.url().default("https://index.docker.io"),
+          enableTaskIDBasedBlobDigest: z.boolean().default(false),
+          insecureSkipVerify: z.boolean().default(false),
+          certs: z.array(z.string().min(1)).optional(),
+        })
+        .prefault({}),
+      hijackHTTPS: z
+        .strictObject({
+          hosts: z
+            .array(
+              z.strictObject({
+                regex: z.string().min(1).refine(isRegex, "must be a valid regular expression"),
+                insecureSkipVerify: z.boolean().default(false),
+                certs: z.array(z.string().min(1)).optional(),
+              }),
+            )
+            .default([]),
+        })
+        .prefault({}),
+      disableBackToSource: z.boolean().default(false),
+      prefetch: z.boolean().default(false),
+      readBufferSize: byteSize.default(32 * 1024),
+      /** How long a client's successful upstream check for a cached task is remembered. */
+      authorizationCacheTTL: duration.default(60_000),
+    })
+    .prefault({}),
   health: z.strictObject({ server: z.strictObject({ port: port.default(4003) }).prefault({}) }).prefault({}),
   metrics: z.strictObject({ server: z.strictObject({ port: port.default(4002) }).prefault({}) }).prefault({}),
   log: z.strictObject({ level: z.enum(["debug", "info", "warn", "error"]).default("info") }).prefault({}),
 }).superRefine((config, ctx) => {
   const { diskHighThresholdPercent: high, diskLowThresholdPercent: low } = config.gc.policy;
+  if ((config.proxy.server.caCert === undefined) !== (config.proxy.server.caKey === undefined)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["proxy", "server", config.proxy.server.caCert === undefined ? "caCert" : "caKey"],
+      message: "proxy.server.caCert and proxy.server.caKey must be given together",
+    });
+  }
   if (low >= high) {
     ctx.addIssue({
       code: "custom",

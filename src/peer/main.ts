@@ -17,6 +17,7 @@ import { SchedulerClient } from "./download/scheduler-client.ts";
 import { TaskManager } from "./download/task-manager.ts";
 import { describeHost } from "./host.ts";
 import { createPeerMetrics } from "./metrics.ts";
+import { createProxy } from "./proxy/index.ts";
 import { downloadRoutes } from "./rpc/download-service.ts";
 import { uploadRoutes } from "./rpc/upload-service.ts";
 import { createHdfsSource } from "./source/hdfs.ts";
@@ -46,6 +47,7 @@ export interface Dfdaemon extends AsyncDisposable {
   hostId: string;
   uploadPort: number;
   vortexPort: number;
+  proxyPort: number;
   healthPort: number;
   metricsPort: number;
   socketPath: string;
@@ -86,6 +88,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
 
   let uploadPort = config.upload.server.port;
   let vortexPort = config.storage.server.tcpPort;
+  let proxyPort = config.proxy.server.port;
   const schedulers = new SchedulerClient({
     addresses: config.scheduler.addrs,
     announceIntervalMs: config.scheduler.announceInterval,
@@ -101,6 +104,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
           location: config.host.location,
           schedulerClusterId: config.host.schedulerClusterID,
           uploadPort,
+          proxyPort,
           disableShared: config.upload.disableShared,
         },
         storage,
@@ -122,6 +126,16 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       disableBackToSource: config.backToSource.disable,
     },
     metrics,
+    log,
+  });
+
+  const proxy = createProxy({
+    config: config.proxy,
+    tasks: taskManager,
+    storage,
+    storageDir: config.storage.dir,
+    serverIp: identity.ip,
+    registry: metrics.registry,
     log,
   });
 
@@ -207,6 +221,14 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       stop: async () => downloadServer?.stop(),
     },
     {
+      name: "proxy",
+      start: async () => {
+        await proxy.start();
+        proxyPort = proxy.port;
+      },
+      stop: () => proxy.stop(),
+    },
+    {
       name: "ops",
       start: async () => {
         healthServer = Bun.serve({ hostname: "0.0.0.0", port: config.health.server.port, fetch: ops });
@@ -242,6 +264,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
           ip: identity.ip,
           uploadPort,
           vortexPort,
+          proxyPort,
           socketPath,
           healthPort: healthServer?.port,
           metricsPort: metricsServer?.port,
@@ -279,6 +302,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     hostId,
     uploadPort,
     vortexPort,
+    proxyPort,
     healthPort: healthServer?.port ?? 0,
     metricsPort: metricsServer?.port ?? 0,
     socketPath,

@@ -22,11 +22,12 @@ test("the compiled binary runs dfdaemon and dfget", async () => {
   const file = origin.add("/bin.bin", randomFile(9 * 1024 * 1024).data);
   const dir = tempDir("libellula-bin-");
   const socket = join(dir, "d.sock");
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const daemon = spawn(binary, [
     "dfdaemon", "--host.ip", "127.0.0.1", "--storage.dir", join(dir, "s"), "--download.server.socketPath", socket,
     "--upload.server.port", String(ports[0]), "--storage.server.tcpPort", String(ports[1]),
     "--health.server.port", String(ports[2]), "--metrics.server.port", String(ports[3]),
+    "--proxy.server.port", String(ports[4]),
   ], { stdio: "ignore" });
   try {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${ports[2]}/healthy`).catch(() => undefined))?.ok, "dfdaemon health");

@@ -9,13 +9,14 @@ export interface PeerDaemon extends Daemon {
   metricsPort: number;
   uploadPort: number;
   vortexPort: number;
+  proxyPort: number;
 }
 
 /** Spawns a dfdaemon on 127.0.0.1; `extra` are more `--key value` flags. */
 export async function spawnPeer(options: { name: string; schedulers?: string[]; seed?: boolean; extra?: string[] }): Promise<PeerDaemon> {
   const dir = tempDir(`libellula-${options.name}-`);
   const socket = join(dir, "dfdaemon.sock");
-  const [upload, vortex, health, metrics] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [upload, vortex, health, metrics, proxy] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const args = [
     "--host.ip", "127.0.0.1",
     "--host.hostname", options.name,
@@ -27,10 +28,12 @@ export async function spawnPeer(options: { name: string; schedulers?: string[]; 
     "--download.server.socketPath", socket,
     "--health.server.port", String(health),
     "--metrics.server.port", String(metrics),
+    "--proxy.server.ip", "127.0.0.1",
+    "--proxy.server.port", String(proxy),
     "--scheduler.addrs", JSON.stringify(options.schedulers ?? []),
     "--seedPeer.enable", String(options.seed ?? false),
     ...(options.extra ?? []),
   ];
   const daemon = await spawnDaemon("dfdaemon", args, /^dfdaemon ready$/);
-  return { ...daemon, name: options.name, socket, dir, metricsPort: metrics, uploadPort: upload, vortexPort: vortex };
+  return { ...daemon, name: options.name, socket, dir, metricsPort: metrics, uploadPort: upload, vortexPort: vortex, proxyPort: proxy };
 }
