@@ -110,7 +110,14 @@ export const dfdaemonConfigSchema = z.strictObject({
       maxScheduleCount: z.number().int().min(1).default(5),
     })
     .prefault({}),
-  manager: z.strictObject({ addr: z.string().min(1).optional() }).prefault({}),
+  manager: z
+    .strictObject({
+      /** The manager's gRPC address; schedulers are then discovered with ListSchedulers. */
+      addr: z.string().min(1).optional(),
+      /** A personal access token with the "rpc" scope, for managers that refuse anonymous RPC. */
+      token: z.string().min(1).optional(),
+    })
+    .prefault({}),
   dynconfig: z.strictObject({ refreshInterval: duration.default(60_000) }).prefault({}),
   seedPeer: z.strictObject({ enable: z.boolean().default(false) }).prefault({}),
   backToSource: z

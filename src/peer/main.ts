@@ -15,6 +15,7 @@ import { RateLimiter } from "../common/rate-limiter.ts";
 import { dfdaemonConfigSchema, resolveIdentity, type DfdaemonConfig } from "./config.ts";
 import { SchedulerClient } from "./download/scheduler-client.ts";
 import { TaskManager } from "./download/task-manager.ts";
+import { Dynconfig } from "./dynconfig.ts";
 import { describeHost } from "./host.ts";
 import { createPeerMetrics } from "./metrics.ts";
 import { createProxy } from "./proxy/index.ts";
@@ -110,6 +111,20 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
         storage,
       ),
   });
+  const dynconfig = config.manager.addr
+    ? new Dynconfig({
+        managerAddress: config.manager.addr,
+        token: config.manager.token,
+        refreshIntervalMs: config.dynconfig.refreshInterval,
+        host: { ...identity, idc: config.host.idc, location: config.host.location, schedulerClusterId: config.host.schedulerClusterID },
+        fallback: config.scheduler.addrs,
+        log,
+        onSchedulers: (addresses) => {
+          schedulers.setAddresses(addresses);
+          void schedulers.announceHost();
+        },
+      })
+    : undefined;
   const taskManager = new TaskManager({
     storage,
     sources,
@@ -241,8 +256,14 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     },
     {
       name: "scheduler",
-      start: () => schedulers.start(),
-      stop: () => schedulers.stop(),
+      start: async () => {
+        if (dynconfig) await dynconfig.start();
+        await schedulers.start();
+      },
+      stop: async () => {
+        await dynconfig?.stop();
+        await schedulers.stop();
+      },
     },
     {
       name: "tasks",
