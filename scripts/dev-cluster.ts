@@ -152,7 +152,11 @@ try {
       "--metrics.server.port", String(ports.metrics),
       "--proxy.server.ip", "127.0.0.1",
       "--proxy.server.port", String(ports.proxy),
-      "--scheduler.addrs", JSON.stringify([`127.0.0.1:${PORTS.scheduler}`]),
+      "--proxy.server.ip", "127.0.0.1",
+      "--proxy.server.port", String(ports.proxy),
+      ...(withManager
+        ? ["--manager.addr", `127.0.0.1:${PORTS.managerGrpc}`]
+        : ["--scheduler.addrs", JSON.stringify([`127.0.0.1:${PORTS.scheduler}`])]),
       "--seedPeer.enable", String(seed),
     ]);
     await waitHealthy(name, `http://127.0.0.1:${ports.health}/healthy`);
@@ -168,11 +172,13 @@ Libellula is running (data and logs in ${rel(data)}/):
 ${withManager ? `  manager     http://127.0.0.1:${PORTS.manager}  (console and REST API; gRPC on ${PORTS.managerGrpc})\n` : ""}  scheduler   127.0.0.1:${PORTS.scheduler}      metrics http://127.0.0.1:${PORTS.schedulerOps}/metrics
   seed peer   socket ${rel(join(data, "seed-peer", "dfdaemon.sock"))}   metrics http://127.0.0.1:${PORTS.seed.metrics}/metrics
   peer        socket ${rel(join(data, "peer", "dfdaemon.sock"))}        metrics http://127.0.0.1:${PORTS.peer.metrics}/metrics
+              proxy and registry mirror http://127.0.0.1:${PORTS.peer.proxy}
   demo origin http://127.0.0.1:${PORTS.origin}/  (serves ${rel(files)}/, e.g. sample.bin, 64 MiB)
 
 Try:
   bin/dfget http://127.0.0.1:${PORTS.origin}/sample.bin -O /tmp/sample.bin -e ${rel(join(data, "peer", "dfdaemon.sock"))}
   curl -s http://127.0.0.1:${PORTS.peer.metrics}/metrics | grep libellula_download_traffic
+  curl -x http://127.0.0.1:${PORTS.peer.proxy} -H 'X-Dragonfly-Use-P2P: true' -o /tmp/via-proxy.bin http://127.0.0.1:${PORTS.origin}/sample.bin
 
 Press Ctrl-C to stop everything.`);
 await new Promise(() => {});
