@@ -353,12 +353,18 @@ export function run(command: string, args: string[], env: Record<string, string 
 }
 
 /** A skopeo runner with a permissive signature policy and its own registries.conf. */
-export function skopeo(options: { registriesConf?: string; env?: Record<string, string | undefined> } = {}) {
+export function skopeo(options: { registriesConf?: string; env?: Record<string, string | undefined>; auths?: Record<string, Account> } = {}) {
   const dir = tempDir("libellula-skopeo-");
   const policy = join(dir, "policy.json");
   writeFileSync(policy, JSON.stringify({ default: [{ type: "insecureAcceptAnything" }] }));
   const conf = join(dir, "registries.conf");
   writeFileSync(conf, options.registriesConf ?? "");
+  // Credentials per host: a mirror gets its own entry, as --src-creds covers only the named registry.
+  const auths: Record<string, { auth: string }> = {};
+  for (const [host, account] of Object.entries(options.auths ?? {})) {
+    auths[host] = { auth: Buffer.from(`${account.username}:${account.password}`).toString("base64") };
+  }
+  writeFileSync(join(dir, "auth.json"), JSON.stringify({ auths }));
   const env = {
     CONTAINERS_REGISTRIES_CONF: conf,
     REGISTRY_AUTH_FILE: join(dir, "auth.json"),
