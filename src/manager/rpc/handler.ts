@@ -306,6 +306,24 @@ export function createRpcHandler(deps: RpcDeps): (request: Request) => Promise<R
   return async (request) => {
     const handler = handlers.get(new URL(request.url).pathname);
     if (!handler) return Response.json({ message: "Unknown procedure" }, { status: 404 });
-    return await handler(request);
+    return await asInvalidArgument(await handler(request));
   };
+}
+
+/**
+ * connect-es reports a request it cannot decode from binary as `internal`; it is the client's mistake,
+ * so the Connect answer becomes `invalid_argument` (HTTP 400).
+ */
+async function asInvalidArgument(response: Response): Promise<Response> {
+  if (response.status !== 500 || !response.headers.get("content-type")?.startsWith("application/json")) return response;
+  const text = await response.text();
+  try {
+    const error = JSON.parse(text) as { code?: string; message?: string };
+    if (error.code === "internal" && error.message?.startsWith("parse binary:")) {
+      return Response.json({ code: "invalid_argument", message: error.message }, { status: 400 });
+    }
+  } catch {
+    // not a Connect error body: pass it on unchanged
+  }
+  return new Response(text, { status: response.status, headers: response.headers });
 }
