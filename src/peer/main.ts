@@ -19,6 +19,7 @@ import { Dynconfig } from "./dynconfig.ts";
 import { describeHost } from "./host.ts";
 import { createPeerMetrics } from "./metrics.ts";
 import { createProxy } from "./proxy/index.ts";
+import { createUpstreamFetch } from "./proxy/upstream-fetch.ts";
 import { downloadRoutes } from "./rpc/download-service.ts";
 import { uploadRoutes } from "./rpc/upload-service.ts";
 import { createHdfsSource } from "./source/hdfs.ts";
@@ -69,7 +70,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   storage.start();
   metrics.registry.gauge("libellula_stored_task_count", "Tasks in storage", () => storage.list().length);
   const sources = new SourceRegistry()
-    .register(["http", "https"], createHttpSource())
+    .register(["http", "https"], createHttpSource({ fetch: createUpstreamFetch(config.proxy) }))
     .register([...OBJECT_STORAGE_SCHEMES], createObjectStorageSource())
     .register(["hdfs"], createHdfsSource())
     .register(["hf"], createHuggingFaceSource())
