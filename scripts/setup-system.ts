@@ -1,5 +1,5 @@
 /**
- * Installs the Debian packages the end-to-end tests use (a registry, an image copier, htpasswd), running
+ * Installs the Debian packages the end-to-end tests use (an OCI registry and an image copier), running
  * `apt-get update` once and `apt-get install` only for what is missing. Silent when everything is present.
  */
 import { spawnSync } from "node:child_process";
@@ -9,7 +9,6 @@ import { existsSync } from "node:fs";
 const PACKAGES: Record<string, string> = {
   "docker-registry": "/usr/bin/docker-registry",
   skopeo: "/usr/bin/skopeo",
-  "apache2-utils": "/usr/bin/htpasswd",
 };
 
 const missing = Object.entries(PACKAGES)

@@ -118,18 +118,26 @@ async function send(response: Response, res: ServerResponse): Promise<void> {
   const reader = response.body.getReader();
   const onClose = () => void reader.cancel(new Error("Client went away")).catch(() => {});
   res.once("close", onClose);
+  const declared = response.headers.get("content-length");
+  const expected = declared === null ? undefined : Number(declared);
+  let written = 0;
   try {
     while (true) {
       const { value, done } = await reader.read();
       if (done) break;
       if (res.destroyed) return;
+      written += value.length;
       if (!res.write(value)) {
         await Promise.race([once(res, "drain"), once(res, "close")]);
       }
     }
+    // An upstream that hung up early must not look like a complete response.
+    if (expected !== undefined && written < expected) throw new Error(`Upstream body ended after ${written} of ${expected} bytes`);
     res.end();
   } catch (error) {
-    // Headers are out: the only way to tell the client is to cut the connection short.
+    // Headers are out (or queued): the only way to tell the client is to cut the connection short, at the
+    // socket, so that nothing that looks like a complete response is written first.
+    res.socket?.destroy();
     res.destroy(error instanceof Error ? error : new Error(String(error)));
   } finally {
     res.off("close", onClose);
@@ -217,7 +225,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
         if (url.protocol !== "http:" && url.protocol !== "https:") {
           return errorResponse(400, "proxy", `Unsupported scheme "${url.protocol.replace(/:$/, "")}"`);
         }
-        tls = options.intercept.find((h) => h.regex.test(url.host))?.tls;
+        const authority = `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+        tls = options.intercept.find((h) => h.regex.test(authority))?.tls;
       }
     } catch (error) {
       return errorResponse(400, "proxy", `Invalid request target "${rawUrl.slice(0, 200)}": ${errorMessage(error)}`);
