@@ -93,10 +93,10 @@ beforeAll(async () => {
       }
       if (path !== "/v2/secure/blobs/sha256:0002") return new Response("not found", { status: 404 });
       const range = /bytes=(\d+)-(\d+)/.exec(request.headers.get("range") ?? "");
-      if (!range) return new Response(secureBlob.data);
+      if (!range) return new Response(secureBlob.data as Uint8Array<ArrayBuffer>);
       const start = Number(range[1]);
       const end = Math.min(Number(range[2]), secureBlob.data.length - 1);
-      return new Response(secureBlob.data.subarray(start, end + 1), {
+      return new Response(secureBlob.data.subarray(start, end + 1) as Uint8Array<ArrayBuffer>, {
         status: 206,
         headers: { "content-range": `bytes ${start}-${end}/${secureBlob.data.length}` },
       });
