@@ -152,8 +152,6 @@ try {
       "--metrics.server.port", String(ports.metrics),
       "--proxy.server.ip", "127.0.0.1",
       "--proxy.server.port", String(ports.proxy),
-      "--proxy.server.ip", "127.0.0.1",
-      "--proxy.server.port", String(ports.proxy),
       ...(withManager
         ? ["--manager.addr", `127.0.0.1:${PORTS.managerGrpc}`]
         : ["--scheduler.addrs", JSON.stringify([`127.0.0.1:${PORTS.scheduler}`])]),
