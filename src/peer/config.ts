@@ -168,7 +168,7 @@ export const dfdaemonConfigSchema = z.strictObject({
         .prefault({}),
       disableBackToSource: z.boolean().default(false),
       prefetch: z.boolean().default(false),
-      readBufferSize: byteSize.default(32 * 1024),
+      readBufferSize: byteSize.default(512 * 1024),
       /** How long a client's successful upstream check for a cached task is remembered. */
       authorizationCacheTTL: duration.default(60_000),
     })
