@@ -33,17 +33,23 @@ export type Auth = ReturnType<typeof createAuth>;
 /** Creates the auth service. */
 export function createAuth({ db, config }: AuthOptions) {
   const actors = new TtlCache<Actor>(config.cache.ttlMs);
-  let keyPromise: Promise<Uint8Array> | undefined;
+  /** Tokens already verified, so each request does not redo HMAC; entries never outlive the token. */
+  const verified = new TtlCache<{ userId: number; sid: string; exp: number }>(config.cache.ttlMs);
+  let keyPromise: Promise<CryptoKey> | undefined;
 
   /** The HS256 key: from config, or generated once per database and shared by every instance. */
-  function signingKey(): Promise<Uint8Array> {
+  function signingKey(): Promise<CryptoKey> {
     keyPromise ??= (async () => {
-      if (config.auth.jwt.key) return new TextEncoder().encode(config.auth.jwt.key);
-      const bytes = crypto.getRandomValues(new Uint8Array(32));
-      const fresh = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-      await db.insert(setting).values({ name: JWT_KEY_SETTING, value: fresh }).onConflictDoNothing();
-      const [row] = await db.select().from(setting).where(eq(setting.name, JWT_KEY_SETTING));
-      return new TextEncoder().encode(row!.value);
+      let secret = config.auth.jwt.key;
+      if (!secret) {
+        const bytes = crypto.getRandomValues(new Uint8Array(32));
+        const fresh = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+        await db.insert(setting).values({ name: JWT_KEY_SETTING, value: fresh }).onConflictDoNothing();
+        const [row] = await db.select().from(setting).where(eq(setting.name, JWT_KEY_SETTING));
+        secret = row!.value;
+      }
+      const raw = new TextEncoder().encode(secret);
+      return await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
     })();
     keyPromise.catch(() => (keyPromise = undefined));
     return keyPromise;
@@ -82,7 +88,24 @@ export function createAuth({ db, config }: AuthOptions) {
     };
   }
 
+  /** Verifies a session token; fresh tokens are remembered for the cache TTL (never past their expiry). */
+  async function verifyCached(token: string): Promise<{ userId: number; sid: string }> {
+    const hit = await verified.get(token, async () => {
+      const { userId, sid, exp } = await verifyFull(token, 0);
+      return { userId, sid, exp };
+    });
+    if (hit.exp * 1000 <= Date.now()) {
+      verified.delete(token);
+      throw new Unauthenticated("Token has expired");
+    }
+    return hit;
+  }
+
   async function verify(token: string, toleranceSeconds = 0): Promise<{ userId: number; sid: string }> {
+    return await verifyFull(token, toleranceSeconds);
+  }
+
+  async function verifyFull(token: string, toleranceSeconds: number): Promise<{ userId: number; sid: string; exp: number }> {
     try {
       const { payload } = await jwtVerify(token, await signingKey(), {
         issuer: JWT_ISSUER,
@@ -91,8 +114,8 @@ export function createAuth({ db, config }: AuthOptions) {
       });
       const userId = payload.id;
       const sid = payload.sid;
-      if (typeof userId !== "number" || typeof sid !== "string") throw new Unauthenticated("Invalid token");
-      return { userId, sid };
+      if (typeof userId !== "number" || typeof sid !== "string" || typeof payload.exp !== "number") throw new Unauthenticated("Invalid token");
+      return { userId, sid, exp: payload.exp };
     } catch (error) {
       if (error instanceof Unauthenticated) throw error;
       if (error instanceof joseErrors.JWTExpired) throw new Unauthenticated("Token has expired");
@@ -135,7 +158,7 @@ export function createAuth({ db, config }: AuthOptions) {
 
     /** The actor behind a session JWT. */
     async actorFromJwt(token: string): Promise<Actor> {
-      const { userId, sid } = await verify(token);
+      const { userId, sid } = await verifyCached(token);
       return await actors.get(`jwt:${sid}`, async () => {
         const [row] = await db
           .select({ id: session.id })
@@ -180,6 +203,7 @@ export function createAuth({ db, config }: AuthOptions) {
     /** Drops cached actors (after role, tenant or token changes). */
     invalidate(): void {
       actors.clear();
+      verified.clear();
     },
   };
 }

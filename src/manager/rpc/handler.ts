@@ -2,14 +2,16 @@
  * manager.v2.Manager and libellula.manager.v1.ManagerExt over Connect. The same routes serve the Hono app
  * (Connect and gRPC-web over HTTP/1.1, through Connect's fetch handler) and the Bun entry's HTTP/2 gRPC listener.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createConnectRouter, type ConnectRouter, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { LibellulaError, errorMessage } from "../../common/errors.ts";
 import {
   ApplicationSchema,
   ListApplicationsResponseSchema,
+  ListSchedulersRequestSchema,
   ListSchedulersResponseSchema,
   ListSeedPeersResponseSchema,
   Manager,
@@ -125,23 +127,25 @@ function sourceOf(type: SourceType): Source {
   return type === SourceType.SEED_PEER_SOURCE ? "seed_peer" : "scheduler";
 }
 
+/** The caller: a token with the `rpc` scope, else the anonymous tenant when allowed. */
+async function rpcActor(headers: Headers, auth: Auth, config: ManagerConfig): Promise<Actor> {
+  const header = headers.get("authorization");
+  if (header) {
+    const [scheme, token] = header.trim().split(/\s+/);
+    if (scheme?.toLowerCase() !== "bearer" || !token) throw new Unauthenticated("Unauthorized");
+    const actor = await auth.actorFromToken(token);
+    if (!actor.scopes?.includes("rpc")) throw new PermissionDenied('Token lacks scope "rpc"');
+    return actor;
+  }
+  if (config.rpc.anonymousTenantId === null) throw new Unauthenticated("Unauthorized");
+  return anonymousActor(config.rpc.anonymousTenantId);
+}
+
 /** Registers the services on a Connect router. */
 export function rpcRoutes({ services, auth, config }: RpcDeps): (router: ConnectRouter) => void {
   const { registry } = services;
 
-  /** The caller: a token with the `rpc` scope, else the anonymous tenant when allowed. */
-  async function actorOf(ctx: HandlerContext): Promise<Actor> {
-    const header = ctx.requestHeader.get("authorization");
-    if (header) {
-      const [scheme, token] = header.trim().split(/\s+/);
-      if (scheme?.toLowerCase() !== "bearer" || !token) throw new Unauthenticated("Unauthorized");
-      const actor = await auth.actorFromToken(token);
-      if (!actor.scopes?.includes("rpc")) throw new PermissionDenied('Token lacks scope "rpc"');
-      return actor;
-    }
-    if (config.rpc.anonymousTenantId === null) throw new Unauthenticated("Unauthorized");
-    return anonymousActor(config.rpc.anonymousTenantId);
-  }
+  const actorOf = (ctx: HandlerContext) => rpcActor(ctx.requestHeader, auth, config);
 
   return (router) => {
     router.service(Manager, {
@@ -303,8 +307,14 @@ export function createRpcHandler(deps: RpcDeps): (request: Request) => Promise<R
   const router = createConnectRouter();
   rpcRoutes(deps)(router);
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h, { httpVersion: "1.1" })]));
+  const listSchedulers = createListSchedulersFastPath(deps);
   return async (request) => {
-    const handler = handlers.get(new URL(request.url).pathname);
+    const path = new URL(request.url).pathname;
+    if (path === LIST_SCHEDULERS_PATH && request.method === "POST") {
+      const fast = await listSchedulers(request);
+      if (fast) return fast;
+    }
+    const handler = handlers.get(path);
     if (!handler) return Response.json({ message: "Unknown procedure" }, { status: 404 });
     return await asInvalidArgument(await handler(request));
   };
@@ -326,4 +336,58 @@ async function asInvalidArgument(response: Response): Promise<Response> {
     // not a Connect error body: pass it on unchanged
   }
   return new Response(text, { status: response.status, headers: response.headers });
+}
+
+const LIST_SCHEDULERS_PATH = "/manager.v2.Manager/ListSchedulers";
+/** Connect unary content types the fast path answers. */
+const UNARY_JSON = "application/json";
+const UNARY_PROTO = "application/proto";
+
+/**
+ * Peers call ListSchedulers most; its answer changes only when the registry's cached views do. This
+ * path answers Connect unary calls with bytes serialized once per views object, and leaves every other
+ * form (gRPC-web, compression, GET) to Connect. Returns undefined when it does not apply.
+ */
+function createListSchedulersFastPath({ services, auth, config }: RpcDeps): (request: Request) => Promise<Response | undefined> {
+  const serialized = new WeakMap<SchedulerView[], { json?: Uint8Array; proto?: Uint8Array }>();
+  return async (request) => {
+    const type = request.headers.get("content-type");
+    if ((type !== UNARY_JSON && type !== UNARY_PROTO) || request.headers.has("content-encoding") || request.headers.has("connect-content-encoding")) return undefined;
+    const json = type === UNARY_JSON;
+    try {
+      const bytes = new Uint8Array(await request.arrayBuffer());
+      let req;
+      try {
+        req = json
+          ? fromJsonString(ListSchedulersRequestSchema, new TextDecoder().decode(bytes), { ignoreUnknownFields: true })
+          : fromBinary(ListSchedulersRequestSchema, bytes);
+      } catch (error) {
+        throw new InvalidArgument(`Invalid request: ${errorMessage(error)}`);
+      }
+      const actor = await rpcActor(request.headers, auth, config);
+      const views = await services.registry.listSchedulers(actor, {
+        hostname: req.hostname,
+        ip: req.ip,
+        idc: req.idc,
+        location: req.location,
+        clusterId: clusterId(req.schedulerClusterId),
+      });
+      let entry = serialized.get(views);
+      if (!entry) serialized.set(views, (entry = {}));
+      let body = json ? entry.json : entry.proto;
+      if (!body) {
+        const message = create(ListSchedulersResponseSchema, { schedulers: views.map(schedulerMessage) });
+        body = json ? encoder.encode(toJsonString(ListSchedulersResponseSchema, message)) : toBinary(ListSchedulersResponseSchema, message);
+        if (json) entry.json = body;
+        else entry.proto = body;
+      }
+      return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: { "content-type": type } });
+    } catch (error) {
+      const connectError = toRpcError(error);
+      return new Response(errorToJsonBytes(connectError, {}) as Uint8Array<ArrayBuffer>, {
+        status: codeToHttpStatus(connectError.code),
+        headers: { "content-type": UNARY_JSON },
+      });
+    }
+  };
 }
