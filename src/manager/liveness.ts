@@ -51,3 +51,20 @@ export async function sweep(db: Database): Promise<number> {
   }
   return changed;
 }
+
+/** How long an inactive scheduler or seed peer is kept before it is removed (Dragonfly's 30 minutes). */
+export const INACTIVE_RETENTION_MS = 30 * 60 * 1000;
+
+/** Removes instances inactive for longer than the retention; returns rows removed. */
+export async function purgeInactive(db: Database, retentionMs: number = INACTIVE_RETENTION_MS): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionMs);
+  let removed = 0;
+  for (const table of [scheduler, seedPeer] as const) {
+    const rows = await db
+      .delete(table)
+      .where(and(eq(table.state, "inactive"), lt(table.updated_at, cutoff)))
+      .returning({ id: table.id });
+    removed += rows.length;
+  }
+  return removed;
+}

@@ -7,7 +7,10 @@ import { createApp, type ManagerApp } from "./app.ts";
 import type { ManagerConfig } from "./config.ts";
 import { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
-import { sweep } from "./liveness.ts";
+import { purgeInactive, sweep } from "./liveness.ts";
+
+/** How often inactive instances are purged. */
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** Options of createManager(). */
 export interface ManagerOptions {
@@ -45,6 +48,7 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
       if (root) log.info("Created the root account", { name: root.name });
     }
     let sweeping = false;
+    let lastPurge = Date.now();
     const timer = setInterval(async () => {
       if (sweeping) return;
       sweeping = true;
@@ -52,6 +56,11 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
         const changed = await sweep(database.db);
         await managerApp.services.jobs.expire();
         if (changed > 0) managerApp.services.registry.invalidate();
+        if (Date.now() - lastPurge >= PURGE_INTERVAL_MS) {
+          lastPurge = Date.now();
+          const removed = await purgeInactive(database.db);
+          if (removed > 0) log.info("Removed long-inactive instances", { removed });
+        }
       } catch (error) {
         log.warn("Liveness sweep failed", { error });
       } finally {

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
@@ -137,8 +137,10 @@ describe("the Deno entry", () => {
   test("passes the same smoke checks as Bun", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "libellula-manager-deno-"));
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const deno = join(root, "node_modules/.bin/deno");
-    const manager = await start(deno, ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys", "--config", join(root, "deno.json"), join(root, "src/manager/main.deno.ts"), "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]);
+    // The command of `deno task manager`, run directly so that SIGTERM reaches the manager itself.
+    const task = (JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as { tasks: { manager: string } }).tasks.manager.split(" ");
+    const [command, ...rest] = task.map((part) => (part.startsWith("./") || part.startsWith("src/") ? join(root, part) : part));
+    const manager = await start(command!, [...rest, "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir]);
     await smoke(`http://127.0.0.1:${manager.port}`);
     await manager.stop();
   });

@@ -25,6 +25,31 @@ describe.each(DATABASES)("REST API on %s", (kind) => {
     expect(res.body).toBe("OK");
   });
 
+  test("unknown paths answer JSON 404 and /metrics counts requests", async () => {
+    expect(await m.call("GET", "/api/v1/nothing-here", { token: root.token })).toMatchObject({ status: 404, body: { message: 'Not found: "/api/v1/nothing-here"' } });
+    const metrics = await m.call("GET", "/metrics");
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toMatch(/libellula_manager_http_requests_total\{code="2xx"\} \d+/);
+  });
+
+  test("inactive schedulers are purged after the retention, active ones never", async () => {
+    const { purgeInactive } = await import("../liveness.ts");
+    const { scheduler } = await import("../db/schema.ts");
+    const db = m.manager.database.db;
+    const old = new Date(Date.now() - 31 * 60 * 1000);
+    await db.insert(scheduler).values([
+      { tenant_id: 1, host_name: "stale", ip: "10.0.0.1", port: 1, scheduler_cluster_id: 1, state: "inactive", updated_at: old },
+      { tenant_id: 1, host_name: "alive", ip: "10.0.0.1", port: 1, scheduler_cluster_id: 1, state: "active", updated_at: old },
+      { tenant_id: 1, host_name: "recent", ip: "10.0.0.1", port: 1, scheduler_cluster_id: 1, state: "inactive" },
+    ]);
+    expect(await purgeInactive(db)).toBe(1);
+    const left = (await db.select({ name: scheduler.host_name }).from(scheduler)).map((r) => r.name);
+    expect(left).toContain("alive");
+    expect(left).toContain("recent");
+    expect(left).not.toContain("stale");
+    await db.delete(scheduler).where(eq(scheduler.ip, "10.0.0.1"));
+  });
+
   test("the first account is root, later ones are guests, and there is no default password", async () => {
     expect((await m.call("GET", `/api/v1/users/${root.id}/roles`, { token: root.token })).body).toEqual(["root"]);
     expect((await m.call("GET", `/api/v1/users/${guest.id}/roles`, { token: guest.token })).body).toEqual(["guest"]);
