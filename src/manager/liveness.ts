@@ -1,7 +1,7 @@
 /** Liveness of schedulers and seed peers: active while heartbeats arrive, inactive after three missed. */
 import { and, eq, lt, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./db/database.ts";
-import { scheduler, seedPeer } from "./db/schema.ts";
+import { rateLimit, scheduler, seedPeer, session } from "./db/schema.ts";
 
 /** Heartbeats that may be missed before an instance turns inactive. */
 export const MISSED_HEARTBEATS = 3;
@@ -67,4 +67,11 @@ export async function purgeInactive(db: Database, retentionMs: number = INACTIVE
     removed += rows.length;
   }
   return removed;
+}
+
+/** Removes sessions past their refresh deadline and rate-limit windows older than a day. */
+export async function purgeExpired(db: Database): Promise<number> {
+  const sessions = await db.delete(session).where(lt(session.refresh_until, sql`now()`)).returning({ id: session.id });
+  const windows = await db.delete(rateLimit).where(lt(rateLimit.window_start, sql`now() - interval '1 day'`)).returning({ key: rateLimit.key });
+  return sessions.length + windows.length;
 }

@@ -7,7 +7,7 @@ import { createApp, type ManagerApp } from "./app.ts";
 import type { ManagerConfig } from "./config.ts";
 import { openDatabase, type DatabaseHandle, type OpenDatabaseOptions } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
-import { purgeInactive, sweep } from "./liveness.ts";
+import { purgeExpired, purgeInactive, sweep } from "./liveness.ts";
 
 /** How often inactive instances are purged. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -58,8 +58,8 @@ export async function createManager(options: ManagerOptions): Promise<Manager> {
         if (changed > 0) managerApp.services.registry.invalidate();
         if (Date.now() - lastPurge >= PURGE_INTERVAL_MS) {
           lastPurge = Date.now();
-          const removed = await purgeInactive(database.db);
-          if (removed > 0) log.info("Removed long-inactive instances", { removed });
+          const removed = (await purgeInactive(database.db)) + (await purgeExpired(database.db));
+          if (removed > 0) log.info("Removed long-inactive instances and expired sessions", { removed });
         }
       } catch (error) {
         log.warn("Liveness sweep failed", { error });

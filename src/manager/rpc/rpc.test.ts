@@ -175,6 +175,19 @@ describe.each(DATABASES)("manager RPC on %s", (kind) => {
     expect((await ext.claimJobTasks(claim)).tasks.length).toBe(0);
   });
 
+  test("a job past its timeout fails at once, with the reason in its result", async () => {
+    const job = await m.call("POST", "/api/v1/jobs", { token: root.token, body: { type: "preheat", args: { type: "file", url: "https://origin/slow.bin", timeout: 1 }, scheduler_cluster_ids: [1] } });
+    expect(job.body.state).toBe("PENDING");
+    expect(await m.manager.services.jobs.expire()).toBeGreaterThanOrEqual(1);
+    const done = await m.call("GET", `/api/v1/jobs/${job.body.id}`, { token: root.token });
+    expect(done.body.state).toBe("FAILURE");
+    expect(done.body.result.job_states[0].error).toBe("Job timed out");
+    const later = await m.call("POST", "/api/v1/jobs", { token: root.token, body: { type: "preheat", args: { type: "file", url: "https://origin/ok.bin" }, scheduler_cluster_ids: [1] } });
+    await m.manager.services.jobs.expire();
+    expect((await m.call("GET", `/api/v1/jobs/${later.body.id}`, { token: root.token })).body.state).toBe("PENDING");
+    await m.manager.services.jobs.claim({ kind: "user", userId: null, name: "t", root: true, roles: [], tenantIds: [], permissions: new Set() }, { clusterId: 1, claimer: "drain", types: [], limit: 100, leaseMs: 60_000 });
+  });
+
   test("bad input answers InvalidArgument, never Internal", async () => {
     for (const request of [
       { hostname: "x", ip: "not an ip", port: 1 },

@@ -246,13 +246,30 @@ export function createJobService({ db }: ServiceDeps) {
       });
     },
 
-    /** Fails tasks whose last lease expired after the final attempt, and settles their jobs. */
+    /**
+     * Fails tasks whose last lease expired after the final attempt, and unfinished tasks of jobs past their
+     * `timeout` (Go nanoseconds, as Dragonfly's args), then settles those jobs at once.
+     */
     async expire(): Promise<number> {
-      const failed = await db
+      const leased = await db
         .update(jobTask)
         .set({ state: "FAILURE", error: "Lease expired after the last attempt", updated_at: new Date() })
         .where(and(eq(jobTask.state, "RUNNING"), sql`${jobTask.lease_expires_at} < now()`, sql`${jobTask.attempts} >= ${MAX_ATTEMPTS}`))
         .returning({ job_id: jobTask.job_id });
+      const timedOut = await db
+        .update(jobTask)
+        .set({ state: "FAILURE", error: "Job timed out", updated_at: new Date() })
+        .where(
+          and(
+            inArray(jobTask.state, ["PENDING", "RUNNING"]),
+            sql`${jobTask.job_id} in (
+              select "id" from "job" where "state" = 'PENDING'
+                and jsonb_typeof("args"->'timeout') = 'number' and ("args"->>'timeout')::numeric > 0
+                and "created_at" + make_interval(secs => (("args"->>'timeout')::numeric / 1e9)::double precision) < now())`,
+          ),
+        )
+        .returning({ job_id: jobTask.job_id });
+      const failed = [...leased, ...timedOut];
       for (const jobId of new Set(failed.map((f) => f.job_id))) await db.transaction((tx) => settleJob(tx as unknown as Database, jobId));
       return failed.length;
     },
