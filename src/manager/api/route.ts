@@ -127,15 +127,17 @@ async function resolveActor(c: Context<ApiEnv>, auth: RouteAuth, deps: RouteDeps
   return { actor, token };
 }
 
-/** Builds the `Link` header of a page. */
+/** JSON of pages already sent, by page object. */
+const serializedPages = new WeakMap<object, string>();
+
+/** Builds the `Link` header of a page; other query parameters are kept. */
 export function linkHeader(url: URL, page: number, perPage: number, total: number): string {
   const last = Math.max(1, Math.ceil(total / perPage));
-  const at = (p: number) => {
-    const u = new URL(url);
-    u.searchParams.set("page", String(p));
-    u.searchParams.set("per_page", String(perPage));
-    return `<${u.pathname}${u.search}>`;
-  };
+  const kept = new URLSearchParams(url.search);
+  kept.delete("page");
+  kept.delete("per_page");
+  const rest = kept.size > 0 ? `&${kept.toString()}` : "";
+  const at = (p: number) => `<${url.pathname}?page=${p}&per_page=${perPage}${rest}>`;
   const links = [`${at(1)}; rel="first"`];
   if (page > 1) links.push(`${at(Math.min(page - 1, last))}; rel="prev"`);
   if (page < last) links.push(`${at(page + 1)}; rel="next"`);
@@ -198,7 +200,13 @@ export function defineRoute<
       const page = result as Page<unknown>;
       const query = valid("query") as { page: number; per_page: number };
       headers.set("link", linkHeader(new URL(c.req.url), query.page, query.per_page, page.total));
-      return new Response(JSON.stringify(page.items), { status, headers: withJson(headers) });
+      // Services hand out the same Page object while it is cached; serialize it once.
+      let body = serializedPages.get(page);
+      if (body === undefined) {
+        body = JSON.stringify(page.items);
+        serializedPages.set(page, body);
+      }
+      return new Response(body, { status, headers: withJson(headers) });
     }
     if (spec.empty) return new Response(null, { status, headers });
     return new Response(JSON.stringify(result ?? null), { status, headers: withJson(headers) });
