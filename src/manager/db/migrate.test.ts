@@ -1,12 +1,13 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { sql } from "drizzle-orm";
 import { freshPostgres } from "../test-support.ts";
 import { openDatabase } from "./database.ts";
-import { MIGRATIONS_DIR, migrate, readMigrations, rowsOf } from "./migrate.ts";
+import { MIGRATIONS_DIR, readMigrations, renderEmbedded } from "./embed-migrations.ts";
+import { migrate, rowsOf } from "./migrate.ts";
 
 setDefaultTimeout(60_000);
 const root = join(import.meta.dir, "..", "..", "..");
@@ -29,6 +30,10 @@ describe("migrations", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("the embedded migrations match the migration folder", () => {
+    expect(readFileSync(join(import.meta.dir, "migrations.gen.ts"), "utf8")).toBe(renderEmbedded());
   });
 
   test("two instances migrating one PostgreSQL at once apply each migration exactly once", async () => {

@@ -2,11 +2,9 @@
  * Applies the committed drizzle-kit migrations in one transaction under a PostgreSQL advisory lock, so
  * several manager instances starting on one database apply each migration exactly once.
  */
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { sql } from "drizzle-orm";
 import type { Database } from "./database.ts";
+import { MIGRATIONS } from "./migrations.gen.ts";
 
 /** One migration: its tag, content hash and statements. */
 export interface Migration {
@@ -16,30 +14,11 @@ export interface Migration {
   statements: string[];
 }
 
-/** The folder drizzle-kit writes to. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL("./migrations/", import.meta.url));
-
 /** Key of the advisory lock held while migrating. */
 const MIGRATION_LOCK_KEY = 0x4c6962656c6c75n; // "Libellu"
 
-/** Reads the migrations listed in drizzle-kit's journal. */
-export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const journal = JSON.parse(readFileSync(`${dir}meta/_journal.json`, "utf8")) as {
-    entries: { tag: string; when: number }[];
-  };
-  return journal.entries.map((entry) => {
-    const text = readFileSync(`${dir}${entry.tag}.sql`, "utf8");
-    return {
-      tag: entry.tag,
-      when: entry.when,
-      hash: createHash("sha256").update(text).digest("hex"),
-      statements: text.split("--> statement-breakpoint").map((s) => s.trim()).filter((s) => s.length > 0),
-    };
-  });
-}
-
 /** Applies every migration not yet recorded; returns the tags applied now. */
-export async function migrate(db: Database, migrations: Migration[] = readMigrations()): Promise<string[]> {
+export async function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Promise<string[]> {
   return await db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`);
     await tx.execute(sql`create table if not exists "__libellula_migrations" (
