@@ -13,6 +13,7 @@ import type { PieceTransport } from "../transport/transport.ts";
 import { verifyPieceDigest } from "../transport/vortex/client.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
+import { StagingWriter } from "./staging-writer.ts";
 
 /** Dials a parent's DfdaemonUpload service at `ip:port`. */
 export type UploadDialer = (address: string) => Client<typeof DfdaemonUpload>;
@@ -153,13 +154,14 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
     active.add(piece.number);
     busy.set(holder.parentId, (busy.get(holder.parentId) ?? 0) + 1);
     const started = Date.now();
+    const staging = new StagingWriter((bytes, position) => options.storage.write(options.taskId, bytes, position), piece.length);
     try {
       const result = await options.transport.download({
         host: holder.ip,
         port: holder.port,
         taskId: options.taskId,
         number: piece.number,
-        write: (chunk, position) => options.storage.write(options.taskId, chunk, position),
+        write: (chunk, position) => staging.write(chunk, position),
         signal,
         timeoutMs: options.pieceTimeoutMs,
       });
@@ -170,6 +172,7 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
           `${result.metadata.offset}+${result.metadata.length}`,
         );
       }
+      staging.flush();
       verifyPieceDigest(result.metadata, result.crc32);
       const record: PieceRecord = {
         taskId: options.taskId,

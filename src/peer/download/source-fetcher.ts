@@ -6,6 +6,7 @@ import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Source, SourceOptions } from "../source/source.ts";
 import { RangeNotSupported } from "../source/http.ts";
+import { StagingWriter } from "./staging-writer.ts";
 
 /** What fetchPiecesFromSource() needs. */
 export interface SourceFetchOptions {
@@ -41,17 +42,19 @@ export async function fetchPieceFromSource(
   let position = piece.offset;
   let crc = 0;
   const reader = body.getReader();
+  const staging = new StagingWriter((bytes, at) => options.storage.write(options.taskId, bytes, at), piece.length);
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
       const remaining = piece.offset + piece.length - position;
       const chunk = value.length > remaining ? value.subarray(0, remaining) : value;
-      await options.storage.write(options.taskId, chunk, position);
+      staging.write(chunk, position);
       crc = crc32(chunk, crc);
       position += chunk.length;
       if (position >= piece.offset + piece.length) break;
     }
+    staging.flush();
   } finally {
     reader.cancel().catch(() => {});
   }
@@ -95,7 +98,7 @@ export async function fetchWholeFromSource(options: SourceFetchOptions, all: Pie
         const take = Math.min(chunk.length, piece.offset + piece.length - position);
         const part = chunk.subarray(0, take);
         if (wanted.has(piece.number)) {
-          await options.storage.write(options.taskId, part, position);
+          options.storage.write(options.taskId, part, position);
           crc = crc32(part, crc);
         }
         position += take;

@@ -1,0 +1,27 @@
+import { expect, test } from "bun:test";
+import { StagingWriter } from "./staging-writer.ts";
+
+test("StagingWriter turns many small consecutive chunks into few large writes with the same bytes", () => {
+  const out = new Uint8Array(3 * 1024 * 1024);
+  const writes: number[] = [];
+  const writer = new StagingWriter((bytes, position) => {
+    out.set(bytes, position - 100);
+    writes.push(bytes.length);
+  }, out.length);
+  const source = new Uint8Array(out.length).map((_, i) => (i * 7) % 251);
+  for (let offset = 0; offset < source.length; offset += 1448) {
+    writer.write(source.subarray(offset, Math.min(offset + 1448, source.length)), 100 + offset);
+  }
+  writer.flush();
+  expect(out).toEqual(source);
+  expect(writes.length).toBeLessThanOrEqual(4);
+});
+
+test("StagingWriter flushes before a non-consecutive chunk", () => {
+  const writes: [number, number][] = [];
+  const writer = new StagingWriter((bytes, position) => writes.push([position, bytes.length]), 1000);
+  writer.write(new Uint8Array(10), 0);
+  writer.write(new Uint8Array(10), 50);
+  writer.flush();
+  expect(writes).toEqual([[0, 10], [50, 10]]);
+});
