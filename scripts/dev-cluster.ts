@@ -46,9 +46,12 @@ if (!existsSync(sample) || statSync(sample).size !== 64 * 1024 * 1024) {
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
 
-function start(name: string, command: string, args: string[]): ChildProcess {
+/** The console's first account; printed below. Override with LIBELLULA_INITIAL_ROOT_PASSWORD. */
+const rootPassword = process.env.LIBELLULA_INITIAL_ROOT_PASSWORD ?? randomBytes(9).toString("base64url");
+
+function start(name: string, command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
   const log = createWriteStream(join(logs, `${name}.log`), { flags: "a" });
-  const child = spawn(join(root, "bin", command), args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(join(root, "bin", command), args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   child.once("exit", (code, signal) => {
@@ -126,8 +129,10 @@ const origin = Bun.serve({
 
 try {
   if (withManager) {
-    start("manager", "manager", ["--port", String(PORTS.manager), "--grpc-port", String(PORTS.managerGrpc), "--data-dir", join(data, "manager")]);
-    await waitHealthy("manager", `http://127.0.0.1:${PORTS.manager}/healthy`);
+    start("manager", "manager", ["--port", String(PORTS.manager), "--grpc-port", String(PORTS.managerGrpc), "--data-dir", join(data, "manager")], {
+      LIBELLULA_INITIAL_ROOT_PASSWORD: rootPassword,
+    });
+    await waitHealthy("manager", `http://127.0.0.1:${PORTS.manager}/healthy`, 120_000);
   }
   start("scheduler", "scheduler", [
     "--server.listenIP", "127.0.0.1",
@@ -167,7 +172,7 @@ try {
 const rel = (path: string) => path.replace(`${root}/`, "");
 console.log(`
 Libellula is running (data and logs in ${rel(data)}/):
-${withManager ? `  manager     http://127.0.0.1:${PORTS.manager}  (console and REST API; gRPC on ${PORTS.managerGrpc})\n` : ""}  scheduler   127.0.0.1:${PORTS.scheduler}      metrics http://127.0.0.1:${PORTS.schedulerOps}/metrics
+${withManager ? `  manager     http://127.0.0.1:${PORTS.manager}  (console and REST API; gRPC on ${PORTS.managerGrpc})\n              sign in as "root" with password "${rootPassword}" (on a fresh .cluster/manager; else your earlier one)\n` : ""}  scheduler   127.0.0.1:${PORTS.scheduler}      metrics http://127.0.0.1:${PORTS.schedulerOps}/metrics
   seed peer   socket ${rel(join(data, "seed-peer", "dfdaemon.sock"))}   metrics http://127.0.0.1:${PORTS.seed.metrics}/metrics
   peer        socket ${rel(join(data, "peer", "dfdaemon.sock"))}        metrics http://127.0.0.1:${PORTS.peer.metrics}/metrics
               proxy and registry mirror http://127.0.0.1:${PORTS.peer.proxy}

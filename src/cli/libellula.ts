@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<Main>> = {
   dfdaemon: async () => (await import("../peer/main.ts")).main,
   dfget: async () => (await import("./dfget.ts")).main,
   scheduler: async () => (await import("../scheduler/main.ts")).main,
+  manager: async () => (await import("../manager/main.bun.ts")).main,
 };
 
 const USAGE = `Usage: libellula <command> [args]
