@@ -6,7 +6,6 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import {
   DfdaemonDownload,
   ListLocalTasksResponseSchema,
-  ListTaskEntriesResponseSchema,
   type DownloadTaskRequest,
 } from "../../gen/dfdaemon/v2/dfdaemon_pb.ts";
 import { createFileHasher, parseDigest } from "../../common/digest.ts";
@@ -15,9 +14,10 @@ import type { Logger } from "../../common/log.ts";
 import type { TaskManager } from "../download/task-manager.ts";
 import { validateDownload } from "../download/task-manager.ts";
 import type { SchedulerClient } from "../download/scheduler-client.ts";
-import { sourceOptionsOf, type SourceRegistry } from "../source/source.ts";
+import type { SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
-import { toLocalTaskMessage, toTaskMessage } from "./convert.ts";
+import { toLocalTaskMessage } from "./convert.ts";
+import { listTaskEntries, statLocalTask, statTask } from "./task-handlers.ts";
 import { streamDownload } from "./stream-task.ts";
 
 /** What the download service depends on. */
@@ -68,30 +68,15 @@ export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRoute
         if (output) deps.storage.export(taskId, output, { forceHardLink: download.forceHardLink, overwrite: download.overwrite });
       },
 
-      async statTask(request) {
-        const task = deps.storage.get(request.taskId);
-        if (!task) throw new TaskNotFound(request.taskId);
-        return toTaskMessage(task);
-      },
+      statTask: async (request) => statTask(deps.storage, request.taskId),
 
-      async statLocalTask(request) {
-        const task = deps.storage.get(request.taskId);
-        if (!task) throw new TaskNotFound(request.taskId);
-        return toLocalTaskMessage(task);
-      },
+      statLocalTask: async (request) => statLocalTask(deps.storage, request.taskId),
 
       async listLocalTasks() {
         return create(ListLocalTasksResponseSchema, { tasks: deps.storage.list().map(toLocalTaskMessage) });
       },
 
-      async listTaskEntries(request) {
-        const source = deps.sources.for(request.url);
-        if (!source.list) throw new InvalidArgument(`Invalid URL "${request.url}": its scheme has no directories`);
-        const entries = await source.list({ url: request.url, header: request.requestHeader, ...sourceOptionsOf(request) });
-        return create(ListTaskEntriesResponseSchema, {
-          entries: entries.map((e) => ({ url: e.url, contentLength: BigInt(e.contentLength), isDir: e.isDir })),
-        });
-      },
+      listTaskEntries: (request) => listTaskEntries(deps.sources, request),
 
       async deleteTask(request) {
         const existed = deps.storage.delete(request.taskId);

@@ -4,7 +4,6 @@ import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import {
   DfdaemonUpload,
-  ListTaskEntriesResponseSchema,
   SyncPiecesResponseSchema,
   type DownloadTaskRequest,
   type SyncPiecesRequest,
@@ -14,9 +13,9 @@ import { FailedPrecondition, InvalidArgument, LibellulaError, TaskNotFound, erro
 import type { Logger } from "../../common/log.ts";
 import { piecesOf } from "../../common/piece.ts";
 import { taskIdOf, type TaskManager } from "../download/task-manager.ts";
-import { sourceOptionsOf, type SourceRegistry } from "../source/source.ts";
+import type { SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
-import { toLocalTaskMessage, toTaskMessage } from "./convert.ts";
+import { listTaskEntries, statLocalTask, statTask } from "./task-handlers.ts";
 import { streamDownload } from "./stream-task.ts";
 
 /** What the upload service depends on. */
@@ -86,30 +85,15 @@ export function uploadRoutes(deps: UploadServiceDeps): (router: ConnectRouter) =
         yield* streamDownload(deps.taskManager, deps.storage, deps.hostId, download, context.signal);
       },
 
-      async statTask(request) {
-        const task = deps.storage.get(request.taskId);
-        if (!task) throw new TaskNotFound(request.taskId);
-        return toTaskMessage(task);
-      },
+      statTask: async (request) => statTask(deps.storage, request.taskId),
 
-      async statLocalTask(request) {
-        const task = deps.storage.get(request.taskId);
-        if (!task) throw new TaskNotFound(request.taskId);
-        return toLocalTaskMessage(task);
-      },
+      statLocalTask: async (request) => statLocalTask(deps.storage, request.taskId),
 
       async deleteTask(request) {
         if (!deps.storage.delete(request.taskId)) throw new TaskNotFound(request.taskId);
         return create(EmptySchema);
       },
 
-      async listTaskEntries(request) {
-        const source = deps.sources.for(request.url);
-        if (!source.list) throw new InvalidArgument(`Invalid URL "${request.url}": its scheme has no directories`);
-        const entries = await source.list({ url: request.url, header: request.requestHeader, ...sourceOptionsOf(request) });
-        return create(ListTaskEntriesResponseSchema, {
-          entries: entries.map((e) => ({ url: e.url, contentLength: BigInt(e.contentLength), isDir: e.isDir })),
-        });
-      },
+      listTaskEntries: (request) => listTaskEntries(deps.sources, request),
     });
 }
