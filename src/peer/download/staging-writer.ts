@@ -2,6 +2,8 @@
 
 /** Bytes gathered before one write: shaped links deliver a piece in many small chunks. */
 const STAGING_BYTES = 1024 * 1024;
+/** Chunks at least this large are written as they are: copying them would cost more than the write saves. */
+const DIRECT_BYTES = 64 * 1024;
 
 /**
  * Gathers consecutive chunks of one piece and writes them in large blocks, so a piece that arrives in
@@ -18,7 +20,7 @@ export class StagingWriter {
 
   write(chunk: Uint8Array, position: number): void {
     if (this.used > 0 && position !== this.start + this.used) this.flush();
-    if (chunk.length >= this.buffer.length) {
+    if (chunk.length >= DIRECT_BYTES || chunk.length >= this.buffer.length) {
       this.flush();
       this.sink(chunk, position);
       return;
