@@ -3,7 +3,7 @@
  * tests with bun:test. Ends with one "N passed, N failed" line.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -20,8 +20,9 @@ function step(name: string, command: string, args: string[]): void {
   }
 }
 
-for (const script of ["scripts/setup-system.ts"]) {
-  if (existsSync(join(root, script))) step("System packages", join(bin, "bun"), [script]);
+// Every scripts/setup-*.ts installs what some tests need (Debian packages through apt-get), idempotently.
+for (const script of readdirSync(join(root, "scripts")).filter((f) => /^setup-.*\.ts$/.test(f)).sort()) {
+  step(`Setup (${script})`, join(bin, "bun"), [join("scripts", script)]);
 }
 step("Generated code", join(bin, "bun"), ["scripts/codegen.ts", "--check"]);
 if (existsSync(join(root, "scripts/openapi.ts"))) step("OpenAPI document", join(bin, "bun"), ["scripts/openapi.ts", "--check"]);
