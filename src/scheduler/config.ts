@@ -89,6 +89,18 @@ export const schedulerConfigSchema = z.strictObject({
     })
     .prefault({}),
   dynConfig: z.strictObject({ refreshInterval: positiveDuration.default(60_000) }).prefault({}),
+  /** Jobs claimed from the manager: preheat, get_task, delete_task, sync_peers. */
+  job: z
+    .strictObject({
+      enable: z.boolean().default(true),
+      /** How often the manager is asked for job tasks. */
+      claimInterval: positiveDuration.default(1_000),
+      /** How long a claim holds without renewal; a dead scheduler's tasks move on after it. */
+      lease: positiveDuration.default(30_000),
+      /** Job tasks run at once. */
+      concurrency: z.number().int().min(1).max(1000).default(8),
+    })
+    .prefault({}),
   metrics: z
     .strictObject({
       enable: z.boolean().default(true),

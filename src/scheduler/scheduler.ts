@@ -8,6 +8,9 @@ import { Registry } from "../common/metrics.ts";
 import { startGrpcServer, type GrpcServer } from "../common/rpc.ts";
 import { advertisedIdentity, type SchedulerConfig } from "./config.ts";
 import { ResourceGc } from "./gc.ts";
+import { createDfdaemonClient, type DfdaemonClient } from "./job/dfdaemon-client.ts";
+import { createJobExecutors } from "./job/executors.ts";
+import { JobWorker } from "./job/worker.ts";
 import { ManagerClient, type Dynconfig } from "./manager-client.ts";
 import { createSchedulerMetrics, type SchedulerMetrics } from "./metrics.ts";
 import { createResource, type Resource } from "./resource/resource.ts";
@@ -22,6 +25,8 @@ export interface CreateSchedulerOptions {
   registry?: Registry;
   /** How seeds are asked to download; gRPC DfdaemonUpload by default. */
   seedPeerClient?: SeedPeerClient;
+  /** How jobs reach dfdaemons; gRPC DfdaemonUpload by default. */
+  dfdaemonClient?: DfdaemonClient;
 }
 
 /** A scheduler process's parts, started and stopped together. */
@@ -36,6 +41,7 @@ export interface SchedulerInstance extends Service, AsyncDisposable {
   readonly metrics: SchedulerMetrics;
   readonly registry: Registry;
   readonly manager: ManagerClient | undefined;
+  readonly jobs: JobWorker | undefined;
   /** The bound gRPC port (after start). */
   readonly port: number;
 }
@@ -92,6 +98,8 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   });
   let server: GrpcServer | undefined;
   let manager: ManagerClient | undefined;
+  let jobs: JobWorker | undefined;
+  const dfdaemon = options.dfdaemonClient ?? createDfdaemonClient();
 
   const instance: SchedulerInstance = {
     name: "scheduler",
@@ -106,6 +114,9 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     registry,
     get manager() {
       return manager;
+    },
+    get jobs() {
+      return jobs;
     },
     get port() {
       return server?.port ?? 0;
@@ -135,9 +146,28 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
           onDynconfig: (dynconfig) => applyDynconfig(settings, seeds, dynconfig),
         });
         await manager.start();
+        if (config.job.enable) {
+          const forgetTask = (taskId: string) => {
+            if (resource.tasks.load(taskId)) service.deleteTask("", taskId);
+          };
+          jobs = new JobWorker({
+            addr: config.manager.addr,
+            hostname: identity.hostname,
+            ip: identity.ip,
+            clusterId: config.manager.schedulerClusterID,
+            executors: createJobExecutors({ resource, seeds, dfdaemon, ip: identity.ip, clusterId: config.manager.schedulerClusterID, log, forgetTask }),
+            log,
+            claimIntervalMs: config.job.claimInterval,
+            leaseMs: config.job.lease,
+            concurrency: config.job.concurrency,
+          });
+          await jobs.start();
+        }
       }
     },
     async stop() {
+      await jobs?.stop();
+      dfdaemon.close();
       await manager?.stop();
       await gc.stop();
       seeds.stop();

@@ -258,9 +258,17 @@ export function rpcRoutes({ services, auth, config }: RpcDeps): (router: Connect
       },
       async claimJobTasks(req, ctx) {
         const actor = await actorOf(ctx);
+        const claimer = `${req.hostname}-${req.ip}`;
+        await services.jobs.renew(actor, {
+          clusterId: clusterId(req.schedulerClusterId),
+          claimer,
+          ids: req.renewIds.map((id) => clusterId(id)),
+          leaseMs: req.leaseMs || DEFAULT_LEASE_MS,
+        });
+        if (req.limit === 0 && req.renewIds.length > 0) return create(ClaimJobTasksResponseSchema, { tasks: [] });
         const tasks = await services.jobs.claim(actor, {
           clusterId: clusterId(req.schedulerClusterId),
-          claimer: `${req.hostname}-${req.ip}`,
+          claimer,
           types: req.types,
           limit: Math.min(Math.max(req.limit, 1), MAX_CLAIM),
           leaseMs: req.leaseMs || DEFAULT_LEASE_MS,

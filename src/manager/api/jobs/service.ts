@@ -80,6 +80,7 @@ export async function settleJob(db: Database, jobId: number): Promise<void> {
       state,
       updated_at: now,
       result: {
+        group_uuid: (await db.select({ task_id: job.task_id }).from(job).where(eq(job.id, jobId)))[0]?.task_id ?? "",
         state,
         job_states: tasks.map((t) => ({
           task_uuid: `task_${t.id}`,
@@ -224,6 +225,25 @@ export function createJobService({ db }: ServiceDeps) {
         .where(inArray(jobTask.id, claimed.map((c) => Number(c.id))))
         .orderBy(jobTask.id);
       return rows.map((r) => ({ ...r.task, args: r.args, job_type: r.job_type }));
+    },
+
+    /** Extends the leases of tasks the claimer still runs; returns how many it still holds. */
+    async renew(actor: Actor, request: { clusterId: number; claimer: string; ids: number[]; leaseMs: number }): Promise<number> {
+      if (request.ids.length === 0) return 0;
+      await getOwned(db, schedulerCluster, actor, request.clusterId, "Scheduler cluster");
+      const renewed = await db
+        .update(jobTask)
+        .set({ lease_expires_at: sql`now() + make_interval(secs => ${request.leaseMs / 1000})`, updated_at: new Date() })
+        .where(
+          and(
+            inArray(jobTask.id, request.ids),
+            eq(jobTask.scheduler_cluster_id, request.clusterId),
+            eq(jobTask.claimed_by, request.claimer),
+            eq(jobTask.state, "RUNNING"),
+          ),
+        )
+        .returning({ id: jobTask.id });
+      return renewed.length;
     },
 
     /** Records a claimed task's outcome and settles its job when it was the last. */
