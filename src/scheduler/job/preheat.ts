@@ -208,11 +208,22 @@ export async function runPreheat(deps: PreheatDeps, args: PreheatArgs, signal: A
       result.failure_tasks.push({ url, hostname: "", ip: "", description: scope === "all_seed_peers" ? "No seed peer available" : "No peer matches the selection" });
       return;
     }
-    await mapLimit(fanOut, args.concurrent_peer_count || DEFAULT_CONCURRENT_PEER_COUNT, async (target) => {
+    const one = async (target: PreheatTarget) => {
       const failure = await attempt(url, target);
       if (failure === undefined) result.success_tasks.push({ url, hostname: target.hostname, ip: target.ip });
       else result.failure_tasks.push({ url, hostname: target.hostname, ip: target.ip, description: failure.description });
-    });
+    };
+    let rest = fanOut;
+    if (scope === "all_seed_peers" && fanOut.length > 1) {
+      // The task's own seed fetches from the origin first; the other seeds then copy it peer to peer, so the
+      // origin serves it once however many seeds there are.
+      const id = taskId({ url, tag: args.tag, application: args.application, pieceLength, filteredQueryParams: filters });
+      const ownerId = deps.seeds.pick(id, 1)[0]?.id;
+      const owner = fanOut.find((t) => t.id === ownerId) ?? fanOut[0]!;
+      rest = fanOut.filter((t) => t !== owner);
+      await one(owner);
+    }
+    await mapLimit(rest, args.concurrent_peer_count || DEFAULT_CONCURRENT_PEER_COUNT, one);
   });
 
   const first = result.failure_tasks[0]?.description;
