@@ -200,7 +200,7 @@ describe.each(DATABASES)("manager RPC on %s", (kind) => {
     expect(await m.manager.services.jobs.expire()).toBeGreaterThanOrEqual(1);
     const done = await m.call("GET", `/api/v1/jobs/${job.body.id}`, { token: root.token });
     expect(done.body.state).toBe("FAILURE");
-    expect(done.body.result.job_states[0].error).toBe("Job timed out");
+    expect(done.body.result.job_states[0].error).toBe("Job timed out: no scheduler of the cluster finished it in time");
     const later = await m.call("POST", "/api/v1/jobs", { token: root.token, body: { type: "preheat", args: { type: "file", url: "https://origin/ok.bin" }, scheduler_cluster_ids: [1] } });
     await m.manager.services.jobs.expire();
     expect((await m.call("GET", `/api/v1/jobs/${later.body.id}`, { token: root.token })).body.state).toBe("PENDING");

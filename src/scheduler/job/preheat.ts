@@ -22,6 +22,10 @@ export const DEFAULT_CONCURRENT_PEER_COUNT = 500;
 /** Preheat timeout when the args give none (Dragonfly's default). */
 export const DEFAULT_PREHEAT_TIMEOUT_MS = 60 * 60 * 1000;
 
+/** How long a preheat waits for a first seed (or peer) to announce itself. */
+export const DEFAULT_HOST_WAIT_MS = 15_000;
+const HOST_POLL_MS = 100;
+
 /** Preheat args as the manager stores them (Dragonfly's JSON keys; timeout in nanoseconds). */
 export interface PreheatArgs {
   type: "image" | "file";
@@ -77,6 +81,8 @@ export interface PreheatDeps {
   clusterId: number;
   log: Logger;
   fetch?: typeof fetch;
+  /** How long to wait for a first target host to announce itself. */
+  hostWaitMs?: number;
 }
 
 /** Thrown when nothing was preheated; carries the per-host outcome. */
@@ -147,6 +153,11 @@ export async function runPreheat(deps: PreheatDeps, args: PreheatArgs, signal: A
     headersFor = async () => headers;
   }
   if (urls.length === 0) throw new InvalidArgument('Invalid args: "urls" is empty');
+
+  // A scheduler that just started may not have heard from its hosts yet: give them a moment to announce.
+  const ready = scope === "all_peers" ? () => deps.hosts.normals().length > 0 : () => deps.seeds.targets().length > 0;
+  const deadline = Date.now() + Math.min(timeout, deps.hostWaitMs ?? DEFAULT_HOST_WAIT_MS);
+  while (!ready() && Date.now() < deadline && !signal.aborted) await new Promise((resolve) => setTimeout(resolve, HOST_POLL_MS));
 
   const targetOf = (seed: SeedTarget): PreheatTarget => {
     const host = deps.hosts.load(seed.id);

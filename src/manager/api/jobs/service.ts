@@ -278,7 +278,7 @@ export function createJobService({ db }: ServiceDeps) {
         .returning({ job_id: jobTask.job_id });
       const timedOut = await db
         .update(jobTask)
-        .set({ state: "FAILURE", error: "Job timed out", updated_at: new Date() })
+        .set({ state: "FAILURE", error: "Job timed out: no scheduler of the cluster finished it in time", updated_at: new Date() })
         .where(
           and(
             inArray(jobTask.state, ["PENDING", "RUNNING"]),
