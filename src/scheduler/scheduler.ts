@@ -83,7 +83,14 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     seedPeerEnabled: config.seedPeer.enable,
     onRequest: (type) => metrics.announcePeerRequests.inc({ type }),
     onDecision,
+    preheat: (args, signal) => executors.preheat!(args as unknown as Record<string, unknown>, signal),
   });
+  const identity = advertisedIdentity(config);
+  const dfdaemon = options.dfdaemonClient ?? createDfdaemonClient();
+  const forgetTask = (taskId: string) => {
+    if (resource.tasks.load(taskId)) service.deleteTask("", taskId);
+  };
+  const executors = createJobExecutors({ resource, seeds, dfdaemon, ip: identity.ip, clusterId: config.manager.schedulerClusterID, log, forgetTask });
   const g = config.scheduler.gc;
   const gc = new ResourceGc({
     resource,
@@ -99,7 +106,6 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   let server: GrpcServer | undefined;
   let manager: ManagerClient | undefined;
   let jobs: JobWorker | undefined;
-  const dfdaemon = options.dfdaemonClient ?? createDfdaemonClient();
 
   const instance: SchedulerInstance = {
     name: "scheduler",
@@ -131,7 +137,6 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
       });
       await gc.start();
       if (config.manager.addr) {
-        const identity = advertisedIdentity(config);
         manager = new ManagerClient({
           addr: config.manager.addr,
           hostname: identity.hostname,
@@ -147,15 +152,12 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
         });
         await manager.start();
         if (config.job.enable) {
-          const forgetTask = (taskId: string) => {
-            if (resource.tasks.load(taskId)) service.deleteTask("", taskId);
-          };
           jobs = new JobWorker({
             addr: config.manager.addr,
             hostname: identity.hostname,
             ip: identity.ip,
             clusterId: config.manager.schedulerClusterID,
-            executors: createJobExecutors({ resource, seeds, dfdaemon, ip: identity.ip, clusterId: config.manager.schedulerClusterID, log, forgetTask }),
+            executors,
             log,
             claimIntervalMs: config.job.claimInterval,
             leaseMs: config.job.lease,

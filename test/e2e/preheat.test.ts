@@ -1,6 +1,9 @@
 /** File preheat and task management through manager, scheduler and peers, all real processes. */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { Scheduler } from "../../src/gen/scheduler/v2/scheduler_pb.ts";
+import { createGrpcClient } from "../../src/common/rpc.ts";
 import { spawnScheduler, type SchedulerDaemon } from "../helpers/cluster.ts";
 import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
 import { api, rootToken, runJob, spawnManager, type ManagerDaemon } from "../helpers/manager.ts";
@@ -162,4 +165,21 @@ test("sync_peers lists every host the scheduler knows", async () => {
   expect(job.state).toBe("SUCCESS");
   const hosts = job.result.job_states[0].results[0].hosts as { hostname: string; type: string; ip: string }[];
   expect(hosts.map((h) => `${h.hostname}:${h.type}`).sort()).toEqual(["ppeer1:normal", "ppeer2:normal", "ppeer3:normal", "pseed:super"]);
+});
+
+test("the scheduler's PreheatFile RPC preheats on the seed and fails with the origin's error", async () => {
+  const file = origin.add("/preheat/rpc.bin", randomFile(3 * MIB).data);
+  const url = origin.url("/preheat/rpc.bin");
+  const transport = createGrpcClient(scheduler.address);
+  try {
+    const client = createClient(Scheduler, transport);
+    await client.preheatFile({ urls: [url], scope: "single_seed_peer" });
+    expect(origin.sent("/preheat/rpc.bin")).toBeGreaterThanOrEqual(file.data.length);
+    expect(await holders(url)).toEqual(["pseed"]);
+    origin.fail("/preheat/rpc-missing.bin", 404);
+    const failed = await client.preheatFile({ urls: [origin.url("/preheat/rpc-missing.bin")] }).then(() => undefined, (error: Error) => error);
+    expect(failed?.message).toContain("All peers preheat failed");
+  } finally {
+    transport.close();
+  }
 });

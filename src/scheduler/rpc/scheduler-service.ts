@@ -13,6 +13,9 @@ import {
 } from "../../gen/scheduler/v2/scheduler_pb.ts";
 import { FailedPrecondition, InvalidArgument, NotFound, TaskNotFound, errorMessage } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
+import type { PreheatArgs } from "../job/preheat.ts";
+import { preheatFileArgs, preheatImageArgs } from "../job/rpc-args.ts";
+import { JobFailed } from "../job/worker.ts";
 import { Host } from "../resource/host.ts";
 import { Peer, PeerEvent, PeerState } from "../resource/peer.ts";
 import type { Resource } from "../resource/resource.ts";
@@ -36,6 +39,8 @@ export interface SchedulerServiceOptions {
   /** Counts each AnnouncePeer request by variant. */
   onRequest?: (variant: string) => void;
   onDecision?: (decision: Decision) => void;
+  /** Runs a preheat (PreheatImage, PreheatFile) to its end; rejects when nothing was preheated. */
+  preheat?: (args: PreheatArgs, signal: AbortSignal) => Promise<unknown>;
 }
 
 /** States in which a peer's download is still going. */
@@ -105,11 +110,13 @@ export class SchedulerService {
         this.deleteHost(request.hostId);
         return {};
       },
-      preheatImage: async () => {
-        throw new ConnectError("PreheatImage is not implemented yet", Code.Unimplemented);
+      preheatImage: async (request, context) => {
+        await this.preheat(preheatImageArgs(request), context.signal);
+        return {};
       },
-      preheatFile: async () => {
-        throw new ConnectError("PreheatFile is not implemented yet", Code.Unimplemented);
+      preheatFile: async (request, context) => {
+        await this.preheat(preheatFileArgs(request), context.signal);
+        return {};
       },
     };
   }
@@ -361,6 +368,16 @@ export class SchedulerService {
     parent.host.updatedAt = Math.max(parent.host.updatedAt, now);
     if (length > 0 && costNs > 0) parent.uploadCosts.push(costNs / length);
     parent.host.recordUpload(length, costNs);
+  }
+
+  private async preheat(args: PreheatArgs, signal: AbortSignal): Promise<void> {
+    if (!this.options.preheat) throw new ConnectError("Preheat is not enabled on this scheduler", Code.Unimplemented);
+    try {
+      await this.options.preheat(args, signal);
+    } catch (error) {
+      if (error instanceof JobFailed) throw new ConnectError(error.message, Code.Unknown);
+      throw error;
+    }
   }
 
   /** Removes a peer; its children are released. */
