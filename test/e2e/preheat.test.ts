@@ -165,6 +165,16 @@ test("sync_peers lists every host the scheduler knows", async () => {
   expect(job.state).toBe("SUCCESS");
   const hosts = job.result.job_states[0].results[0].hosts as { hostname: string; type: string; ip: string }[];
   expect(hosts.map((h) => `${h.hostname}:${h.type}`).sort()).toEqual(["ppeer1:normal", "ppeer2:normal", "ppeer3:normal", "pseed:super"]);
+  // The manager's peer inventory now holds exactly these hosts.
+  const listed = await api(manager.url, "GET", "/api/v1/peers?per_page=100", { token });
+  expect(listed.status).toBe(200);
+  const rows = (Array.isArray(listed.body) ? listed.body : listed.body.items) as { host_name: string; type: string; state: string; scheduler_cluster_id: number }[];
+  expect(rows.map((p) => `${p.host_name}:${p.type}:${p.state}:${p.scheduler_cluster_id}`).sort()).toEqual([
+    "ppeer1:normal:active:1",
+    "ppeer2:normal:active:1",
+    "ppeer3:normal:active:1",
+    "pseed:super:active:1",
+  ]);
 });
 
 test("the scheduler's PreheatFile RPC preheats on the seed and fails with the origin's error", async () => {

@@ -14,6 +14,7 @@ import { hit } from "../../ratelimit.ts";
 import { defined, getOwned, pageOf, pickTenant, scoped, type PageRequest } from "../crud.ts";
 import type { ServiceDeps } from "../deps.ts";
 import type { Page } from "../schemas.ts";
+import { mergePeers } from "./sync-peers.ts";
 import { PreheatArgs, TaskArgs, type CreateJob, type UpdateJob } from "./types.ts";
 
 /** A job row. */
@@ -262,6 +263,10 @@ export function createJobService({ db }: ServiceDeps) {
           .update(jobTask)
           .set({ state: request.success ? "SUCCESS" : "FAILURE", result: request.result, error: request.error, updated_at: new Date() })
           .where(eq(jobTask.id, request.id));
+        if (task.type === "sync_peers" && request.success) {
+          const [owner] = await tx.select({ tenant_id: job.tenant_id }).from(job).where(eq(job.id, task.job_id));
+          if (owner) await mergePeers(tx as unknown as Database, owner.tenant_id, task.scheduler_cluster_id, request.result);
+        }
         await settleJob(tx as unknown as Database, task.job_id);
       });
     },
