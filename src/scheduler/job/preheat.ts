@@ -12,7 +12,7 @@ import type { Logger } from "../../common/log.ts";
 import type { HostManager } from "../resource/host-manager.ts";
 import type { SeedTarget } from "../scheduling/seed-peer.ts";
 import type { DfdaemonClient } from "./dfdaemon-client.ts";
-import { resolveImage } from "./image.ts";
+import { parseManifestUrl, resolveImage } from "./image.ts";
 import { mapLimit } from "./limit.ts";
 
 /** URLs preheated in parallel when the args give no limit (Dragonfly's default). */
@@ -131,6 +131,7 @@ export async function runPreheat(deps: PreheatDeps, args: PreheatArgs, signal: A
   let headersFor: () => Promise<Record<string, string>>;
   if (args.type === "image") {
     if (!args.url) throw new InvalidArgument('Invalid args: "url" is required for an image preheat');
+    parseManifestUrl(args.url);
     try {
       const image = await resolveImage({
         url: args.url,

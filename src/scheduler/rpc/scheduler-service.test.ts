@@ -326,7 +326,9 @@ test("AnnounceHost validates the host and ListHosts filters by type", async () =
   const error = (await ctx.client.announceHost({}).catch((e) => e)) as ConnectError;
   expect(error.code).toBe(Code.InvalidArgument);
   expect(error.rawMessage).toContain("host is required");
-  expect(((await ctx.client.preheatImage({ url: "x" }).catch((e) => e)) as ConnectError).code).toBe(Code.Unimplemented);
+  const preheat = (await ctx.client.preheatImage({ url: "x" }).catch((e) => e)) as ConnectError;
+  expect(preheat.code).toBe(Code.InvalidArgument);
+  expect(preheat.rawMessage).toContain('Invalid image manifest URL "x"');
 });
 
 test("the gRPC health service reports the scheduler SERVING, as stock dfdaemons check", async () => {
