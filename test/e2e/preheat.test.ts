@@ -122,6 +122,26 @@ test("all_seed_peers preheats on every seed; tag and application make a distinct
   expect(await holders(url)).toEqual([]);
 });
 
+test("piece length, headers and filtered query params reach the seed and shape the task ID", async () => {
+  const file = origin.add("/preheat/signed.bin", randomFile(9 * MIB).data);
+  const signed = `${origin.url("/preheat/signed.bin")}?sig=abc&keep=1`;
+  const job = await runJob(manager.url, token, {
+    type: "preheat",
+    args: { type: "file", url: signed, piece_length: 4 * MIB, headers: { "X-Preheat": "yes" }, filtered_query_params: "sig" },
+    scheduler_cluster_ids: [1],
+  });
+  expect(job.state).toBe("SUCCESS");
+  expect(origin.headers("/preheat/signed.bin").some((h) => h.get("x-preheat") === "yes")).toBe(true);
+  // Another signature is the same task once "sig" is filtered out, and the piece length is part of the ID.
+  const same = `${origin.url("/preheat/signed.bin")}?sig=other&keep=1`;
+  const found = await runJob(manager.url, token, { type: "get_task", args: { url: same, piece_length: 4 * MIB, filtered_query_params: "sig" }, scheduler_cluster_ids: [1] });
+  const peersFound = found.result.job_states[0].results[0].peers as { hostname: string; content_length: number }[];
+  expect(peersFound.map((p) => p.hostname)).toEqual(["pseed"]);
+  expect(peersFound[0]!.content_length).toBe(file.data.length);
+  const otherLength = await runJob(manager.url, token, { type: "get_task", args: { url: same, filtered_query_params: "sig" }, scheduler_cluster_ids: [1] });
+  expect(otherLength.result.job_states[0].results[0].peers).toEqual([]);
+});
+
 test("a failing URL fails the job with the origin's error in the results", async () => {
   origin.fail("/preheat/broken.bin", 500);
   const url = origin.url("/preheat/broken.bin");
