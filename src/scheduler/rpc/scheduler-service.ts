@@ -81,7 +81,7 @@ export class SchedulerService {
   }
 
   /** The handlers, for `router.service(Scheduler, …)`. */
-  implementation(): ServiceImpl<typeof Scheduler> {
+  implementation(): Partial<ServiceImpl<typeof Scheduler>> {
     return {
       announcePeer: (requests) => this.announcePeer(requests),
       statPeer: async (request) => peerToProto(this.loadPeer(request.peerId)),

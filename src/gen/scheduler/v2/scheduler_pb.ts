@@ -6,7 +6,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Download, HDFS, Host, ObjectStorage, Peer, PeerSchema, Piece, Priority, TaskSchema } from "../../common/v2/common_pb.ts";
+import type { Download, HDFS, Host, ObjectStorage, Peer, PeerSchema, PersistentCachePeer, PersistentCachePeerSchema, PersistentCacheTaskSchema, Piece, Priority, TaskSchema } from "../../common/v2/common_pb.ts";
 import { file_common_v2_common } from "../../common/v2/common_pb.ts";
 import type { Backend, Unknown } from "../../errordetails/v2/errordetails_pb.ts";
 import { file_errordetails_v2_errordetails } from "../../errordetails/v2/errordetails_pb.ts";
@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scheduler/v2/scheduler.proto.
  */
 export const file_scheduler_v2_scheduler: GenFile = /*@__PURE__*/
-  fileDesc("ChxzY2hlZHVsZXIvdjIvc2NoZWR1bGVyLnByb3RvEgxzY2hlZHVsZXIudjIiPAoTUmVnaXN0ZXJQZWVyUmVxdWVzdBIlCghkb3dubG9hZBgBIAEoCzITLmNvbW1vbi52Mi5Eb3dubG9hZCIcChpEb3dubG9hZFBlZXJTdGFydGVkUmVxdWVzdCJSCiZEb3dubG9hZFBlZXJCYWNrVG9Tb3VyY2VTdGFydGVkUmVxdWVzdBIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiJtChVSZXNjaGVkdWxlUGVlclJlcXVlc3QSKgoRY2FuZGlkYXRlX3BhcmVudHMYASADKAsyDy5jb21tb24udjIuUGVlchIYCgtkZXNjcmlwdGlvbhgCIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiJGChtEb3dubG9hZFBlZXJGaW5pc2hlZFJlcXVlc3RKBAgBEAJKBAgCEANSDmNvbnRlbnRfbGVuZ3RoUgtwaWVjZV9jb3VudCJSCidEb3dubG9hZFBlZXJCYWNrVG9Tb3VyY2VGaW5pc2hlZFJlcXVlc3RKBAgBEAJKBAgCEANSDmNvbnRlbnRfbGVuZ3RoUgtwaWVjZV9jb3VudCJFChlEb3dubG9hZFBlZXJGYWlsZWRSZXF1ZXN0EhgKC2Rlc2NyaXB0aW9uGAEgASgJSACIAQFCDgoMX2Rlc2NyaXB0aW9uIlEKJURvd25sb2FkUGVlckJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3QSGAoLZGVzY3JpcHRpb24YASABKAlIAIgBAUIOCgxfZGVzY3JpcHRpb24iPwocRG93bmxvYWRQaWVjZUZpbmlzaGVkUmVxdWVzdBIfCgVwaWVjZRgBIAEoCzIQLmNvbW1vbi52Mi5QaWVjZSJLCihEb3dubG9hZFBpZWNlQmFja1RvU291cmNlRmluaXNoZWRSZXF1ZXN0Eh8KBXBpZWNlGAEgASgLMhAuY29tbW9uLnYyLlBpZWNlIm4KGkRvd25sb2FkUGllY2VGYWlsZWRSZXF1ZXN0EhkKDHBpZWNlX251bWJlchgBIAEoDUgAiAEBEhEKCXBhcmVudF9pZBgCIAEoCRIRCgl0ZW1wb3JhcnkYAyABKAhCDwoNX3BpZWNlX251bWJlciK6AQomRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3QSGQoMcGllY2VfbnVtYmVyGAEgASgNSAGIAQESKwoHYmFja2VuZBgCIAEoCzIYLmVycm9yZGV0YWlscy52Mi5CYWNrZW5kSAASKwoHdW5rbm93bhgDIAEoCzIYLmVycm9yZGV0YWlscy52Mi5Vbmtub3duSABCCgoIcmVzcG9uc2VCDwoNX3BpZWNlX251bWJlciKsCQoTQW5ub3VuY2VQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCRJCChVyZWdpc3Rlcl9wZWVyX3JlcXVlc3QYBCABKAsyIS5zY2hlZHVsZXIudjIuUmVnaXN0ZXJQZWVyUmVxdWVzdEgAElEKHWRvd25sb2FkX3BlZXJfc3RhcnRlZF9yZXF1ZXN0GAUgASgLMiguc2NoZWR1bGVyLnYyLkRvd25sb2FkUGVlclN0YXJ0ZWRSZXF1ZXN0SAASbAosZG93bmxvYWRfcGVlcl9iYWNrX3RvX3NvdXJjZV9zdGFydGVkX3JlcXVlc3QYBiABKAsyNC5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyQmFja1RvU291cmNlU3RhcnRlZFJlcXVlc3RIABJGChdyZXNjaGVkdWxlX3BlZXJfcmVxdWVzdBgHIAEoCzIjLnNjaGVkdWxlci52Mi5SZXNjaGVkdWxlUGVlclJlcXVlc3RIABJTCh5kb3dubG9hZF9wZWVyX2ZpbmlzaGVkX3JlcXVlc3QYCCABKAsyKS5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyRmluaXNoZWRSZXF1ZXN0SAASbgotZG93bmxvYWRfcGVlcl9iYWNrX3RvX3NvdXJjZV9maW5pc2hlZF9yZXF1ZXN0GAkgASgLMjUuc2NoZWR1bGVyLnYyLkRvd25sb2FkUGVlckJhY2tUb1NvdXJjZUZpbmlzaGVkUmVxdWVzdEgAEk8KHGRvd25sb2FkX3BlZXJfZmFpbGVkX3JlcXVlc3QYCiABKAsyJy5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyRmFpbGVkUmVxdWVzdEgAEmoKK2Rvd25sb2FkX3BlZXJfYmFja190b19zb3VyY2VfZmFpbGVkX3JlcXVlc3QYCyABKAsyMy5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyQmFja1RvU291cmNlRmFpbGVkUmVxdWVzdEgAElUKH2Rvd25sb2FkX3BpZWNlX2ZpbmlzaGVkX3JlcXVlc3QYDCABKAsyKi5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUZpbmlzaGVkUmVxdWVzdEgAEnAKLmRvd25sb2FkX3BpZWNlX2JhY2tfdG9fc291cmNlX2ZpbmlzaGVkX3JlcXVlc3QYDSABKAsyNi5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZpbmlzaGVkUmVxdWVzdEgAElEKHWRvd25sb2FkX3BpZWNlX2ZhaWxlZF9yZXF1ZXN0GA4gASgLMiguc2NoZWR1bGVyLnYyLkRvd25sb2FkUGllY2VGYWlsZWRSZXF1ZXN0SAASbAosZG93bmxvYWRfcGllY2VfYmFja190b19zb3VyY2VfZmFpbGVkX3JlcXVlc3QYDyABKAsyNC5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3RIAEIJCgdyZXF1ZXN0IhMKEUVtcHR5VGFza1Jlc3BvbnNlIkAKEk5vcm1hbFRhc2tSZXNwb25zZRIqChFjYW5kaWRhdGVfcGFyZW50cxgBIAMoCzIPLmNvbW1vbi52Mi5QZWVyIkQKGE5lZWRCYWNrVG9Tb3VyY2VSZXNwb25zZRIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiIWChRNZXRhZGF0YU9ubHlSZXNwb25zZSK6AgoUQW5ub3VuY2VQZWVyUmVzcG9uc2USPgoTZW1wdHlfdGFza19yZXNwb25zZRgBIAEoCzIfLnNjaGVkdWxlci52Mi5FbXB0eVRhc2tSZXNwb25zZUgAEkAKFG5vcm1hbF90YXNrX3Jlc3BvbnNlGAIgASgLMiAuc2NoZWR1bGVyLnYyLk5vcm1hbFRhc2tSZXNwb25zZUgAEk4KHG5lZWRfYmFja190b19zb3VyY2VfcmVzcG9uc2UYAyABKAsyJi5zY2hlZHVsZXIudjIuTmVlZEJhY2tUb1NvdXJjZVJlc3BvbnNlSAASRAoWbWV0YWRhdGFfb25seV9yZXNwb25zZRgEIAEoCzIiLnNjaGVkdWxlci52Mi5NZXRhZGF0YU9ubHlSZXNwb25zZUgAQgoKCHJlc3BvbnNlIkQKD1N0YXRQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCSJGChFEZWxldGVQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCSIzCg9TdGF0VGFza1JlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJIjUKEURlbGV0ZVRhc2tSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSJzChNBbm5vdW5jZUhvc3RSZXF1ZXN0Eh0KBGhvc3QYASABKAsyDy5jb21tb24udjIuSG9zdBIwCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAiAEBQgsKCV9pbnRlcnZhbCIuChBMaXN0SG9zdHNSZXF1ZXN0EhEKBHR5cGUYASABKA1IAIgBAUIHCgVfdHlwZSIzChFMaXN0SG9zdHNSZXNwb25zZRIeCgVob3N0cxgBIAMoCzIPLmNvbW1vbi52Mi5Ib3N0IiQKEURlbGV0ZUhvc3RSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkihgYKE1ByZWhlYXRJbWFnZVJlcXVlc3QSCwoDdXJsGAEgASgJEhkKDHBpZWNlX2xlbmd0aBgCIAEoBEgAiAEBEhAKA3RhZxgDIAEoCUgBiAEBEhgKC2FwcGxpY2F0aW9uGAQgASgJSAKIAQESHQoVZmlsdGVyZWRfcXVlcnlfcGFyYW1zGAUgAygJEj0KBmhlYWRlchgGIAMoCzItLnNjaGVkdWxlci52Mi5QcmVoZWF0SW1hZ2VSZXF1ZXN0LkhlYWRlckVudHJ5EhUKCHVzZXJuYW1lGAcgASgJSAOIAQESFQoIcGFzc3dvcmQYCCABKAlIBIgBARIVCghwbGF0Zm9ybRgJIAEoCUgFiAEBEg0KBXNjb3BlGAogASgJEgsKA2lwcxgLIAMoCRIXCgpwZXJjZW50YWdlGAwgASgNSAaIAQESEgoFY291bnQYDSABKA1IB4gBARIiChVjb25jdXJyZW50X3Rhc2tfY291bnQYDiABKA1ICIgBARIiChVjb25jdXJyZW50X3BlZXJfY291bnQYDyABKA1ICYgBARIvCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAqIAQESJQoIcHJpb3JpdHkYESABKA4yEy5jb21tb24udjIuUHJpb3JpdHkSGQoRY2VydGlmaWNhdGVfY2hhaW4YEiADKAwSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYEyABKAgaLQoLSGVhZGVyRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIPCg1fcGllY2VfbGVuZ3RoQgYKBF90YWdCDgoMX2FwcGxpY2F0aW9uQgsKCV91c2VybmFtZUILCglfcGFzc3dvcmRCCwoJX3BsYXRmb3JtQg0KC19wZXJjZW50YWdlQggKBl9jb3VudEIYChZfY29uY3VycmVudF90YXNrX2NvdW50QhgKFl9jb25jdXJyZW50X3BlZXJfY291bnRCCgoIX3RpbWVvdXQiugYKElByZWhlYXRGaWxlUmVxdWVzdBIMCgR1cmxzGAEgAygJEhkKDHBpZWNlX2xlbmd0aBgCIAEoBEgAiAEBEhAKA3RhZxgDIAEoCUgBiAEBEhgKC2FwcGxpY2F0aW9uGAQgASgJSAKIAQESHQoVZmlsdGVyZWRfcXVlcnlfcGFyYW1zGAUgAygJEjwKBmhlYWRlchgGIAMoCzIsLnNjaGVkdWxlci52Mi5QcmVoZWF0RmlsZVJlcXVlc3QuSGVhZGVyRW50cnkSDQoFc2NvcGUYByABKAkSCwoDaXBzGAggAygJEhcKCnBlcmNlbnRhZ2UYCSABKA1IA4gBARISCgVjb3VudBgKIAEoDUgEiAEBEiIKFWNvbmN1cnJlbnRfdGFza19jb3VudBgLIAEoDUgFiAEBEiIKFWNvbmN1cnJlbnRfcGVlcl9jb3VudBgMIAEoDUgGiAEBEi8KB3RpbWVvdXQYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IB4gBARIlCghwcmlvcml0eRgOIAEoDjITLmNvbW1vbi52Mi5Qcmlvcml0eRIZChFjZXJ0aWZpY2F0ZV9jaGFpbhgPIAMoDBIcChRpbnNlY3VyZV9za2lwX3ZlcmlmeRgQIAEoCBI1Cg5vYmplY3Rfc3RvcmFnZRgRIAEoCzIYLmNvbW1vbi52Mi5PYmplY3RTdG9yYWdlSAiIAQESIgoEaGRmcxgSIAEoCzIPLmNvbW1vbi52Mi5IREZTSAmIAQESGAoLb3V0cHV0X3BhdGgYEyABKAlICogBARotCgtIZWFkZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg8KDV9waWVjZV9sZW5ndGhCBgoEX3RhZ0IOCgxfYXBwbGljYXRpb25CDQoLX3BlcmNlbnRhZ2VCCAoGX2NvdW50QhgKFl9jb25jdXJyZW50X3Rhc2tfY291bnRCGAoWX2NvbmN1cnJlbnRfcGVlcl9jb3VudEIKCghfdGltZW91dEIRCg9fb2JqZWN0X3N0b3JhZ2VCBwoFX2hkZnNCDgoMX291dHB1dF9wYXRoMuAFCglTY2hlZHVsZXISWQoMQW5ub3VuY2VQZWVyEiEuc2NoZWR1bGVyLnYyLkFubm91bmNlUGVlclJlcXVlc3QaIi5zY2hlZHVsZXIudjIuQW5ub3VuY2VQZWVyUmVzcG9uc2UoATABEjoKCFN0YXRQZWVyEh0uc2NoZWR1bGVyLnYyLlN0YXRQZWVyUmVxdWVzdBoPLmNvbW1vbi52Mi5QZWVyEkUKCkRlbGV0ZVBlZXISHy5zY2hlZHVsZXIudjIuRGVsZXRlUGVlclJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSOgoIU3RhdFRhc2sSHS5zY2hlZHVsZXIudjIuU3RhdFRhc2tSZXF1ZXN0Gg8uY29tbW9uLnYyLlRhc2sSRQoKRGVsZXRlVGFzaxIfLnNjaGVkdWxlci52Mi5EZWxldGVUYXNrUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJJCgxBbm5vdW5jZUhvc3QSIS5zY2hlZHVsZXIudjIuQW5ub3VuY2VIb3N0UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJMCglMaXN0SG9zdHMSHi5zY2hlZHVsZXIudjIuTGlzdEhvc3RzUmVxdWVzdBofLnNjaGVkdWxlci52Mi5MaXN0SG9zdHNSZXNwb25zZRJFCgpEZWxldGVIb3N0Eh8uc2NoZWR1bGVyLnYyLkRlbGV0ZUhvc3RSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EkkKDFByZWhlYXRJbWFnZRIhLnNjaGVkdWxlci52Mi5QcmVoZWF0SW1hZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EkcKC1ByZWhlYXRGaWxlEiAuc2NoZWR1bGVyLnYyLlByZWhlYXRGaWxlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eWIGcHJvdG8z", [file_common_v2_common, file_errordetails_v2_errordetails, file_google_protobuf_duration, file_google_protobuf_empty]);
+  fileDesc("ChxzY2hlZHVsZXIvdjIvc2NoZWR1bGVyLnByb3RvEgxzY2hlZHVsZXIudjIiPAoTUmVnaXN0ZXJQZWVyUmVxdWVzdBIlCghkb3dubG9hZBgBIAEoCzITLmNvbW1vbi52Mi5Eb3dubG9hZCIcChpEb3dubG9hZFBlZXJTdGFydGVkUmVxdWVzdCJSCiZEb3dubG9hZFBlZXJCYWNrVG9Tb3VyY2VTdGFydGVkUmVxdWVzdBIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiJtChVSZXNjaGVkdWxlUGVlclJlcXVlc3QSKgoRY2FuZGlkYXRlX3BhcmVudHMYASADKAsyDy5jb21tb24udjIuUGVlchIYCgtkZXNjcmlwdGlvbhgCIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiJGChtEb3dubG9hZFBlZXJGaW5pc2hlZFJlcXVlc3RKBAgBEAJKBAgCEANSDmNvbnRlbnRfbGVuZ3RoUgtwaWVjZV9jb3VudCJSCidEb3dubG9hZFBlZXJCYWNrVG9Tb3VyY2VGaW5pc2hlZFJlcXVlc3RKBAgBEAJKBAgCEANSDmNvbnRlbnRfbGVuZ3RoUgtwaWVjZV9jb3VudCJFChlEb3dubG9hZFBlZXJGYWlsZWRSZXF1ZXN0EhgKC2Rlc2NyaXB0aW9uGAEgASgJSACIAQFCDgoMX2Rlc2NyaXB0aW9uIlEKJURvd25sb2FkUGVlckJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3QSGAoLZGVzY3JpcHRpb24YASABKAlIAIgBAUIOCgxfZGVzY3JpcHRpb24iPwocRG93bmxvYWRQaWVjZUZpbmlzaGVkUmVxdWVzdBIfCgVwaWVjZRgBIAEoCzIQLmNvbW1vbi52Mi5QaWVjZSJLCihEb3dubG9hZFBpZWNlQmFja1RvU291cmNlRmluaXNoZWRSZXF1ZXN0Eh8KBXBpZWNlGAEgASgLMhAuY29tbW9uLnYyLlBpZWNlIm4KGkRvd25sb2FkUGllY2VGYWlsZWRSZXF1ZXN0EhkKDHBpZWNlX251bWJlchgBIAEoDUgAiAEBEhEKCXBhcmVudF9pZBgCIAEoCRIRCgl0ZW1wb3JhcnkYAyABKAhCDwoNX3BpZWNlX251bWJlciK6AQomRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3QSGQoMcGllY2VfbnVtYmVyGAEgASgNSAGIAQESKwoHYmFja2VuZBgCIAEoCzIYLmVycm9yZGV0YWlscy52Mi5CYWNrZW5kSAASKwoHdW5rbm93bhgDIAEoCzIYLmVycm9yZGV0YWlscy52Mi5Vbmtub3duSABCCgoIcmVzcG9uc2VCDwoNX3BpZWNlX251bWJlciKsCQoTQW5ub3VuY2VQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCRJCChVyZWdpc3Rlcl9wZWVyX3JlcXVlc3QYBCABKAsyIS5zY2hlZHVsZXIudjIuUmVnaXN0ZXJQZWVyUmVxdWVzdEgAElEKHWRvd25sb2FkX3BlZXJfc3RhcnRlZF9yZXF1ZXN0GAUgASgLMiguc2NoZWR1bGVyLnYyLkRvd25sb2FkUGVlclN0YXJ0ZWRSZXF1ZXN0SAASbAosZG93bmxvYWRfcGVlcl9iYWNrX3RvX3NvdXJjZV9zdGFydGVkX3JlcXVlc3QYBiABKAsyNC5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyQmFja1RvU291cmNlU3RhcnRlZFJlcXVlc3RIABJGChdyZXNjaGVkdWxlX3BlZXJfcmVxdWVzdBgHIAEoCzIjLnNjaGVkdWxlci52Mi5SZXNjaGVkdWxlUGVlclJlcXVlc3RIABJTCh5kb3dubG9hZF9wZWVyX2ZpbmlzaGVkX3JlcXVlc3QYCCABKAsyKS5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyRmluaXNoZWRSZXF1ZXN0SAASbgotZG93bmxvYWRfcGVlcl9iYWNrX3RvX3NvdXJjZV9maW5pc2hlZF9yZXF1ZXN0GAkgASgLMjUuc2NoZWR1bGVyLnYyLkRvd25sb2FkUGVlckJhY2tUb1NvdXJjZUZpbmlzaGVkUmVxdWVzdEgAEk8KHGRvd25sb2FkX3BlZXJfZmFpbGVkX3JlcXVlc3QYCiABKAsyJy5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyRmFpbGVkUmVxdWVzdEgAEmoKK2Rvd25sb2FkX3BlZXJfYmFja190b19zb3VyY2VfZmFpbGVkX3JlcXVlc3QYCyABKAsyMy5zY2hlZHVsZXIudjIuRG93bmxvYWRQZWVyQmFja1RvU291cmNlRmFpbGVkUmVxdWVzdEgAElUKH2Rvd25sb2FkX3BpZWNlX2ZpbmlzaGVkX3JlcXVlc3QYDCABKAsyKi5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUZpbmlzaGVkUmVxdWVzdEgAEnAKLmRvd25sb2FkX3BpZWNlX2JhY2tfdG9fc291cmNlX2ZpbmlzaGVkX3JlcXVlc3QYDSABKAsyNi5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZpbmlzaGVkUmVxdWVzdEgAElEKHWRvd25sb2FkX3BpZWNlX2ZhaWxlZF9yZXF1ZXN0GA4gASgLMiguc2NoZWR1bGVyLnYyLkRvd25sb2FkUGllY2VGYWlsZWRSZXF1ZXN0SAASbAosZG93bmxvYWRfcGllY2VfYmFja190b19zb3VyY2VfZmFpbGVkX3JlcXVlc3QYDyABKAsyNC5zY2hlZHVsZXIudjIuRG93bmxvYWRQaWVjZUJhY2tUb1NvdXJjZUZhaWxlZFJlcXVlc3RIAEIJCgdyZXF1ZXN0IhMKEUVtcHR5VGFza1Jlc3BvbnNlIkAKEk5vcm1hbFRhc2tSZXNwb25zZRIqChFjYW5kaWRhdGVfcGFyZW50cxgBIAMoCzIPLmNvbW1vbi52Mi5QZWVyIkQKGE5lZWRCYWNrVG9Tb3VyY2VSZXNwb25zZRIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiIWChRNZXRhZGF0YU9ubHlSZXNwb25zZSK6AgoUQW5ub3VuY2VQZWVyUmVzcG9uc2USPgoTZW1wdHlfdGFza19yZXNwb25zZRgBIAEoCzIfLnNjaGVkdWxlci52Mi5FbXB0eVRhc2tSZXNwb25zZUgAEkAKFG5vcm1hbF90YXNrX3Jlc3BvbnNlGAIgASgLMiAuc2NoZWR1bGVyLnYyLk5vcm1hbFRhc2tSZXNwb25zZUgAEk4KHG5lZWRfYmFja190b19zb3VyY2VfcmVzcG9uc2UYAyABKAsyJi5zY2hlZHVsZXIudjIuTmVlZEJhY2tUb1NvdXJjZVJlc3BvbnNlSAASRAoWbWV0YWRhdGFfb25seV9yZXNwb25zZRgEIAEoCzIiLnNjaGVkdWxlci52Mi5NZXRhZGF0YU9ubHlSZXNwb25zZUgAQgoKCHJlc3BvbnNlIkQKD1N0YXRQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCSJGChFEZWxldGVQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCSIzCg9TdGF0VGFza1JlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJIjUKEURlbGV0ZVRhc2tSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCSJzChNBbm5vdW5jZUhvc3RSZXF1ZXN0Eh0KBGhvc3QYASABKAsyDy5jb21tb24udjIuSG9zdBIwCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgAiAEBQgsKCV9pbnRlcnZhbCIuChBMaXN0SG9zdHNSZXF1ZXN0EhEKBHR5cGUYASABKA1IAIgBAUIHCgVfdHlwZSIzChFMaXN0SG9zdHNSZXNwb25zZRIeCgVob3N0cxgBIAMoCzIPLmNvbW1vbi52Mi5Ib3N0IiQKEURlbGV0ZUhvc3RSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkihgYKE1ByZWhlYXRJbWFnZVJlcXVlc3QSCwoDdXJsGAEgASgJEhkKDHBpZWNlX2xlbmd0aBgCIAEoBEgAiAEBEhAKA3RhZxgDIAEoCUgBiAEBEhgKC2FwcGxpY2F0aW9uGAQgASgJSAKIAQESHQoVZmlsdGVyZWRfcXVlcnlfcGFyYW1zGAUgAygJEj0KBmhlYWRlchgGIAMoCzItLnNjaGVkdWxlci52Mi5QcmVoZWF0SW1hZ2VSZXF1ZXN0LkhlYWRlckVudHJ5EhUKCHVzZXJuYW1lGAcgASgJSAOIAQESFQoIcGFzc3dvcmQYCCABKAlIBIgBARIVCghwbGF0Zm9ybRgJIAEoCUgFiAEBEg0KBXNjb3BlGAogASgJEgsKA2lwcxgLIAMoCRIXCgpwZXJjZW50YWdlGAwgASgNSAaIAQESEgoFY291bnQYDSABKA1IB4gBARIiChVjb25jdXJyZW50X3Rhc2tfY291bnQYDiABKA1ICIgBARIiChVjb25jdXJyZW50X3BlZXJfY291bnQYDyABKA1ICYgBARIvCgd0aW1lb3V0GBAgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAqIAQESJQoIcHJpb3JpdHkYESABKA4yEy5jb21tb24udjIuUHJpb3JpdHkSGQoRY2VydGlmaWNhdGVfY2hhaW4YEiADKAwSHAoUaW5zZWN1cmVfc2tpcF92ZXJpZnkYEyABKAgaLQoLSGVhZGVyRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIPCg1fcGllY2VfbGVuZ3RoQgYKBF90YWdCDgoMX2FwcGxpY2F0aW9uQgsKCV91c2VybmFtZUILCglfcGFzc3dvcmRCCwoJX3BsYXRmb3JtQg0KC19wZXJjZW50YWdlQggKBl9jb3VudEIYChZfY29uY3VycmVudF90YXNrX2NvdW50QhgKFl9jb25jdXJyZW50X3BlZXJfY291bnRCCgoIX3RpbWVvdXQiugYKElByZWhlYXRGaWxlUmVxdWVzdBIMCgR1cmxzGAEgAygJEhkKDHBpZWNlX2xlbmd0aBgCIAEoBEgAiAEBEhAKA3RhZxgDIAEoCUgBiAEBEhgKC2FwcGxpY2F0aW9uGAQgASgJSAKIAQESHQoVZmlsdGVyZWRfcXVlcnlfcGFyYW1zGAUgAygJEjwKBmhlYWRlchgGIAMoCzIsLnNjaGVkdWxlci52Mi5QcmVoZWF0RmlsZVJlcXVlc3QuSGVhZGVyRW50cnkSDQoFc2NvcGUYByABKAkSCwoDaXBzGAggAygJEhcKCnBlcmNlbnRhZ2UYCSABKA1IA4gBARISCgVjb3VudBgKIAEoDUgEiAEBEiIKFWNvbmN1cnJlbnRfdGFza19jb3VudBgLIAEoDUgFiAEBEiIKFWNvbmN1cnJlbnRfcGVlcl9jb3VudBgMIAEoDUgGiAEBEi8KB3RpbWVvdXQYDSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IB4gBARIlCghwcmlvcml0eRgOIAEoDjITLmNvbW1vbi52Mi5Qcmlvcml0eRIZChFjZXJ0aWZpY2F0ZV9jaGFpbhgPIAMoDBIcChRpbnNlY3VyZV9za2lwX3ZlcmlmeRgQIAEoCBI1Cg5vYmplY3Rfc3RvcmFnZRgRIAEoCzIYLmNvbW1vbi52Mi5PYmplY3RTdG9yYWdlSAiIAQESIgoEaGRmcxgSIAEoCzIPLmNvbW1vbi52Mi5IREZTSAmIAQESGAoLb3V0cHV0X3BhdGgYEyABKAlICogBARotCgtIZWFkZXJFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQg8KDV9waWVjZV9sZW5ndGhCBgoEX3RhZ0IOCgxfYXBwbGljYXRpb25CDQoLX3BlcmNlbnRhZ2VCCAoGX2NvdW50QhgKFl9jb25jdXJyZW50X3Rhc2tfY291bnRCGAoWX2NvbmN1cnJlbnRfcGVlcl9jb3VudEIKCghfdGltZW91dEIRCg9fb2JqZWN0X3N0b3JhZ2VCBwoFX2hkZnNCDgoMX291dHB1dF9wYXRoIpECCiJSZWdpc3RlclBlcnNpc3RlbnRDYWNoZVBlZXJSZXF1ZXN0EhIKCnBlcnNpc3RlbnQYASABKAgSEAoDdGFnGAIgASgJSACIAQESGAoLYXBwbGljYXRpb24YAyABKAlIAYgBARIUCgxwaWVjZV9sZW5ndGgYBCABKAQSGAoLb3V0cHV0X3BhdGgYBSABKAlIAogBARIjChZjb25jdXJyZW50X3BpZWNlX2NvdW50GAYgASgNSAOIAQESEwoLcGllY2VfY291bnQYByABKA1CBgoEX3RhZ0IOCgxfYXBwbGljYXRpb25CDgoMX291dHB1dF9wYXRoQhkKF19jb25jdXJyZW50X3BpZWNlX2NvdW50IisKKURvd25sb2FkUGVyc2lzdGVudENhY2hlUGVlclN0YXJ0ZWRSZXF1ZXN0IosBCiRSZXNjaGVkdWxlUGVyc2lzdGVudENhY2hlUGVlclJlcXVlc3QSOQoRY2FuZGlkYXRlX3BhcmVudHMYASADKAsyHi5jb21tb24udjIuUGVyc2lzdGVudENhY2hlUGVlchIYCgtkZXNjcmlwdGlvbhgCIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiIsCipEb3dubG9hZFBlcnNpc3RlbnRDYWNoZVBlZXJGaW5pc2hlZFJlcXVlc3QiVAooRG93bmxvYWRQZXJzaXN0ZW50Q2FjaGVQZWVyRmFpbGVkUmVxdWVzdBIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiKxBgoiQW5ub3VuY2VQZXJzaXN0ZW50Q2FjaGVQZWVyUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCRJiCiZyZWdpc3Rlcl9wZXJzaXN0ZW50X2NhY2hlX3BlZXJfcmVxdWVzdBgEIAEoCzIwLnNjaGVkdWxlci52Mi5SZWdpc3RlclBlcnNpc3RlbnRDYWNoZVBlZXJSZXF1ZXN0SAAScQouZG93bmxvYWRfcGVyc2lzdGVudF9jYWNoZV9wZWVyX3N0YXJ0ZWRfcmVxdWVzdBgFIAEoCzI3LnNjaGVkdWxlci52Mi5Eb3dubG9hZFBlcnNpc3RlbnRDYWNoZVBlZXJTdGFydGVkUmVxdWVzdEgAEmYKKHJlc2NoZWR1bGVfcGVyc2lzdGVudF9jYWNoZV9wZWVyX3JlcXVlc3QYBiABKAsyMi5zY2hlZHVsZXIudjIuUmVzY2hlZHVsZVBlcnNpc3RlbnRDYWNoZVBlZXJSZXF1ZXN0SAAScwovZG93bmxvYWRfcGVyc2lzdGVudF9jYWNoZV9wZWVyX2ZpbmlzaGVkX3JlcXVlc3QYByABKAsyOC5zY2hlZHVsZXIudjIuRG93bmxvYWRQZXJzaXN0ZW50Q2FjaGVQZWVyRmluaXNoZWRSZXF1ZXN0SAASbwotZG93bmxvYWRfcGVyc2lzdGVudF9jYWNoZV9wZWVyX2ZhaWxlZF9yZXF1ZXN0GAggASgLMjYuc2NoZWR1bGVyLnYyLkRvd25sb2FkUGVyc2lzdGVudENhY2hlUGVlckZhaWxlZFJlcXVlc3RIABJVCh9kb3dubG9hZF9waWVjZV9maW5pc2hlZF9yZXF1ZXN0GAkgASgLMiouc2NoZWR1bGVyLnYyLkRvd25sb2FkUGllY2VGaW5pc2hlZFJlcXVlc3RIABJRCh1kb3dubG9hZF9waWVjZV9mYWlsZWRfcmVxdWVzdBgKIAEoCzIoLnNjaGVkdWxlci52Mi5Eb3dubG9hZFBpZWNlRmFpbGVkUmVxdWVzdEgAQgkKB3JlcXVlc3QiIgogRW1wdHlQZXJzaXN0ZW50Q2FjaGVUYXNrUmVzcG9uc2UiZAohTm9ybWFsUGVyc2lzdGVudENhY2hlVGFza1Jlc3BvbnNlEj8KF2NhbmRpZGF0ZV9jYWNoZV9wYXJlbnRzGAEgAygLMh4uY29tbW9uLnYyLlBlcnNpc3RlbnRDYWNoZVBlZXIi8wEKI0Fubm91bmNlUGVyc2lzdGVudENhY2hlUGVlclJlc3BvbnNlEl4KJGVtcHR5X3BlcnNpc3RlbnRfY2FjaGVfdGFza19yZXNwb25zZRgBIAEoCzIuLnNjaGVkdWxlci52Mi5FbXB0eVBlcnNpc3RlbnRDYWNoZVRhc2tSZXNwb25zZUgAEmAKJW5vcm1hbF9wZXJzaXN0ZW50X2NhY2hlX3Rhc2tfcmVzcG9uc2UYAiABKAsyLy5zY2hlZHVsZXIudjIuTm9ybWFsUGVyc2lzdGVudENhY2hlVGFza1Jlc3BvbnNlSABCCgoIcmVzcG9uc2UiUwoeU3RhdFBlcnNpc3RlbnRDYWNoZVBlZXJSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIPCgdwZWVyX2lkGAMgASgJIlUKIERlbGV0ZVBlcnNpc3RlbnRDYWNoZVBlZXJSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIPCgdwZWVyX2lkGAMgASgJIq0CCidVcGxvYWRQZXJzaXN0ZW50Q2FjaGVUYXNrU3RhcnRlZFJlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg8KB3BlZXJfaWQYAyABKAkSIAoYcGVyc2lzdGVudF9yZXBsaWNhX2NvdW50GAQgASgEEhAKA3RhZxgFIAEoCUgAiAEBEhgKC2FwcGxpY2F0aW9uGAYgASgJSAGIAQESFAoMcGllY2VfbGVuZ3RoGAcgASgEEhYKDmNvbnRlbnRfbGVuZ3RoGAggASgEEhMKC3BpZWNlX2NvdW50GAkgASgNEiYKA3R0bBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIGCgRfdGFnQg4KDF9hcHBsaWNhdGlvbiJdCihVcGxvYWRQZXJzaXN0ZW50Q2FjaGVUYXNrRmluaXNoZWRSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCRIPCgdwZWVyX2lkGAMgASgJIoUBCiZVcGxvYWRQZXJzaXN0ZW50Q2FjaGVUYXNrRmFpbGVkUmVxdWVzdBIPCgdob3N0X2lkGAEgASgJEg8KB3Rhc2tfaWQYAiABKAkSDwoHcGVlcl9pZBgDIAEoCRIYCgtkZXNjcmlwdGlvbhgEIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiJCCh5TdGF0UGVyc2lzdGVudENhY2hlVGFza1JlcXVlc3QSDwoHaG9zdF9pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJIkQKIERlbGV0ZVBlcnNpc3RlbnRDYWNoZVRhc2tSZXF1ZXN0Eg8KB2hvc3RfaWQYASABKAkSDwoHdGFza19pZBgCIAEoCTLmDAoJU2NoZWR1bGVyElkKDEFubm91bmNlUGVlchIhLnNjaGVkdWxlci52Mi5Bbm5vdW5jZVBlZXJSZXF1ZXN0GiIuc2NoZWR1bGVyLnYyLkFubm91bmNlUGVlclJlc3BvbnNlKAEwARI6CghTdGF0UGVlchIdLnNjaGVkdWxlci52Mi5TdGF0UGVlclJlcXVlc3QaDy5jb21tb24udjIuUGVlchJFCgpEZWxldGVQZWVyEh8uc2NoZWR1bGVyLnYyLkRlbGV0ZVBlZXJSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EjoKCFN0YXRUYXNrEh0uc2NoZWR1bGVyLnYyLlN0YXRUYXNrUmVxdWVzdBoPLmNvbW1vbi52Mi5UYXNrEkUKCkRlbGV0ZVRhc2sSHy5zY2hlZHVsZXIudjIuRGVsZXRlVGFza1JlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSSQoMQW5ub3VuY2VIb3N0EiEuc2NoZWR1bGVyLnYyLkFubm91bmNlSG9zdFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSTAoJTGlzdEhvc3RzEh4uc2NoZWR1bGVyLnYyLkxpc3RIb3N0c1JlcXVlc3QaHy5zY2hlZHVsZXIudjIuTGlzdEhvc3RzUmVzcG9uc2USRQoKRGVsZXRlSG9zdBIfLnNjaGVkdWxlci52Mi5EZWxldGVIb3N0UmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRKGAQobQW5ub3VuY2VQZXJzaXN0ZW50Q2FjaGVQZWVyEjAuc2NoZWR1bGVyLnYyLkFubm91bmNlUGVyc2lzdGVudENhY2hlUGVlclJlcXVlc3QaMS5zY2hlZHVsZXIudjIuQW5ub3VuY2VQZXJzaXN0ZW50Q2FjaGVQZWVyUmVzcG9uc2UoATABEmcKF1N0YXRQZXJzaXN0ZW50Q2FjaGVQZWVyEiwuc2NoZWR1bGVyLnYyLlN0YXRQZXJzaXN0ZW50Q2FjaGVQZWVyUmVxdWVzdBoeLmNvbW1vbi52Mi5QZXJzaXN0ZW50Q2FjaGVQZWVyEmMKGURlbGV0ZVBlcnNpc3RlbnRDYWNoZVBlZXISLi5zY2hlZHVsZXIudjIuRGVsZXRlUGVyc2lzdGVudENhY2hlUGVlclJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkScQogVXBsb2FkUGVyc2lzdGVudENhY2hlVGFza1N0YXJ0ZWQSNS5zY2hlZHVsZXIudjIuVXBsb2FkUGVyc2lzdGVudENhY2hlVGFza1N0YXJ0ZWRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EnsKIVVwbG9hZFBlcnNpc3RlbnRDYWNoZVRhc2tGaW5pc2hlZBI2LnNjaGVkdWxlci52Mi5VcGxvYWRQZXJzaXN0ZW50Q2FjaGVUYXNrRmluaXNoZWRSZXF1ZXN0Gh4uY29tbW9uLnYyLlBlcnNpc3RlbnRDYWNoZVRhc2sSbwofVXBsb2FkUGVyc2lzdGVudENhY2hlVGFza0ZhaWxlZBI0LnNjaGVkdWxlci52Mi5VcGxvYWRQZXJzaXN0ZW50Q2FjaGVUYXNrRmFpbGVkUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRJnChdTdGF0UGVyc2lzdGVudENhY2hlVGFzaxIsLnNjaGVkdWxlci52Mi5TdGF0UGVyc2lzdGVudENhY2hlVGFza1JlcXVlc3QaHi5jb21tb24udjIuUGVyc2lzdGVudENhY2hlVGFzaxJjChlEZWxldGVQZXJzaXN0ZW50Q2FjaGVUYXNrEi4uc2NoZWR1bGVyLnYyLkRlbGV0ZVBlcnNpc3RlbnRDYWNoZVRhc2tSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EkkKDFByZWhlYXRJbWFnZRIhLnNjaGVkdWxlci52Mi5QcmVoZWF0SW1hZ2VSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EkcKC1ByZWhlYXRGaWxlEiAuc2NoZWR1bGVyLnYyLlByZWhlYXRGaWxlUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eWIGcHJvdG8z", [file_common_v2_common, file_errordetails_v2_errordetails, file_google_protobuf_duration, file_google_protobuf_empty]);
 
 /**
  * First message of an AnnouncePeer stream.
@@ -891,6 +891,502 @@ export const PreheatFileRequestSchema: GenMessage<PreheatFileRequest> = /*@__PUR
   messageDesc(file_scheduler_v2_scheduler, 27);
 
 /**
+ * First message of an AnnouncePersistentCachePeer stream. Field numbers chosen in order.
+ *
+ * @generated from message scheduler.v2.RegisterPersistentCachePeerRequest
+ */
+export type RegisterPersistentCachePeerRequest = Message<"scheduler.v2.RegisterPersistentCachePeerRequest"> & {
+  /**
+   * @generated from field: bool persistent = 1;
+   */
+  persistent: boolean;
+
+  /**
+   * @generated from field: optional string tag = 2;
+   */
+  tag?: string | undefined;
+
+  /**
+   * @generated from field: optional string application = 3;
+   */
+  application?: string | undefined;
+
+  /**
+   * @generated from field: uint64 piece_length = 4;
+   */
+  pieceLength: bigint;
+
+  /**
+   * @generated from field: optional string output_path = 5;
+   */
+  outputPath?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 concurrent_piece_count = 6;
+   */
+  concurrentPieceCount?: number | undefined;
+
+  /**
+   * @generated from field: uint32 piece_count = 7;
+   */
+  pieceCount: number;
+};
+
+/**
+ * Describes the message scheduler.v2.RegisterPersistentCachePeerRequest.
+ * Use `create(RegisterPersistentCachePeerRequestSchema)` to create a new message.
+ */
+export const RegisterPersistentCachePeerRequestSchema: GenMessage<RegisterPersistentCachePeerRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 28);
+
+/**
+ * The persistent cache peer started downloading from parents.
+ *
+ * @generated from message scheduler.v2.DownloadPersistentCachePeerStartedRequest
+ */
+export type DownloadPersistentCachePeerStartedRequest = Message<"scheduler.v2.DownloadPersistentCachePeerStartedRequest"> & {
+};
+
+/**
+ * Describes the message scheduler.v2.DownloadPersistentCachePeerStartedRequest.
+ * Use `create(DownloadPersistentCachePeerStartedRequestSchema)` to create a new message.
+ */
+export const DownloadPersistentCachePeerStartedRequestSchema: GenMessage<DownloadPersistentCachePeerStartedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 29);
+
+/**
+ * The persistent cache peer asks for new parents; candidate_parents are those already tried.
+ *
+ * @generated from message scheduler.v2.ReschedulePersistentCachePeerRequest
+ */
+export type ReschedulePersistentCachePeerRequest = Message<"scheduler.v2.ReschedulePersistentCachePeerRequest"> & {
+  /**
+   * @generated from field: repeated common.v2.PersistentCachePeer candidate_parents = 1;
+   */
+  candidateParents: PersistentCachePeer[];
+
+  /**
+   * @generated from field: optional string description = 2;
+   */
+  description?: string | undefined;
+};
+
+/**
+ * Describes the message scheduler.v2.ReschedulePersistentCachePeerRequest.
+ * Use `create(ReschedulePersistentCachePeerRequestSchema)` to create a new message.
+ */
+export const ReschedulePersistentCachePeerRequestSchema: GenMessage<ReschedulePersistentCachePeerRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 30);
+
+/**
+ * The persistent cache peer holds the whole task.
+ *
+ * @generated from message scheduler.v2.DownloadPersistentCachePeerFinishedRequest
+ */
+export type DownloadPersistentCachePeerFinishedRequest = Message<"scheduler.v2.DownloadPersistentCachePeerFinishedRequest"> & {
+};
+
+/**
+ * Describes the message scheduler.v2.DownloadPersistentCachePeerFinishedRequest.
+ * Use `create(DownloadPersistentCachePeerFinishedRequestSchema)` to create a new message.
+ */
+export const DownloadPersistentCachePeerFinishedRequestSchema: GenMessage<DownloadPersistentCachePeerFinishedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 31);
+
+/**
+ * The persistent cache peer failed.
+ *
+ * @generated from message scheduler.v2.DownloadPersistentCachePeerFailedRequest
+ */
+export type DownloadPersistentCachePeerFailedRequest = Message<"scheduler.v2.DownloadPersistentCachePeerFailedRequest"> & {
+  /**
+   * @generated from field: optional string description = 1;
+   */
+  description?: string | undefined;
+};
+
+/**
+ * Describes the message scheduler.v2.DownloadPersistentCachePeerFailedRequest.
+ * Use `create(DownloadPersistentCachePeerFailedRequestSchema)` to create a new message.
+ */
+export const DownloadPersistentCachePeerFailedRequestSchema: GenMessage<DownloadPersistentCachePeerFailedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 32);
+
+/**
+ * A message from a peer on its AnnouncePersistentCachePeer stream.
+ *
+ * @generated from message scheduler.v2.AnnouncePersistentCachePeerRequest
+ */
+export type AnnouncePersistentCachePeerRequest = Message<"scheduler.v2.AnnouncePersistentCachePeerRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+
+  /**
+   * @generated from oneof scheduler.v2.AnnouncePersistentCachePeerRequest.request
+   */
+  request: {
+    /**
+     * @generated from field: scheduler.v2.RegisterPersistentCachePeerRequest register_persistent_cache_peer_request = 4;
+     */
+    value: RegisterPersistentCachePeerRequest;
+    case: "registerPersistentCachePeerRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.DownloadPersistentCachePeerStartedRequest download_persistent_cache_peer_started_request = 5;
+     */
+    value: DownloadPersistentCachePeerStartedRequest;
+    case: "downloadPersistentCachePeerStartedRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.ReschedulePersistentCachePeerRequest reschedule_persistent_cache_peer_request = 6;
+     */
+    value: ReschedulePersistentCachePeerRequest;
+    case: "reschedulePersistentCachePeerRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.DownloadPersistentCachePeerFinishedRequest download_persistent_cache_peer_finished_request = 7;
+     */
+    value: DownloadPersistentCachePeerFinishedRequest;
+    case: "downloadPersistentCachePeerFinishedRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.DownloadPersistentCachePeerFailedRequest download_persistent_cache_peer_failed_request = 8;
+     */
+    value: DownloadPersistentCachePeerFailedRequest;
+    case: "downloadPersistentCachePeerFailedRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.DownloadPieceFinishedRequest download_piece_finished_request = 9;
+     */
+    value: DownloadPieceFinishedRequest;
+    case: "downloadPieceFinishedRequest";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.DownloadPieceFailedRequest download_piece_failed_request = 10;
+     */
+    value: DownloadPieceFailedRequest;
+    case: "downloadPieceFailedRequest";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message scheduler.v2.AnnouncePersistentCachePeerRequest.
+ * Use `create(AnnouncePersistentCachePeerRequestSchema)` to create a new message.
+ */
+export const AnnouncePersistentCachePeerRequestSchema: GenMessage<AnnouncePersistentCachePeerRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 33);
+
+/**
+ * The persistent cache task is empty: nothing to download.
+ *
+ * @generated from message scheduler.v2.EmptyPersistentCacheTaskResponse
+ */
+export type EmptyPersistentCacheTaskResponse = Message<"scheduler.v2.EmptyPersistentCacheTaskResponse"> & {
+};
+
+/**
+ * Describes the message scheduler.v2.EmptyPersistentCacheTaskResponse.
+ * Use `create(EmptyPersistentCacheTaskResponseSchema)` to create a new message.
+ */
+export const EmptyPersistentCacheTaskResponseSchema: GenMessage<EmptyPersistentCacheTaskResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 34);
+
+/**
+ * Parents that hold the whole persistent cache task.
+ *
+ * @generated from message scheduler.v2.NormalPersistentCacheTaskResponse
+ */
+export type NormalPersistentCacheTaskResponse = Message<"scheduler.v2.NormalPersistentCacheTaskResponse"> & {
+  /**
+   * @generated from field: repeated common.v2.PersistentCachePeer candidate_cache_parents = 1;
+   */
+  candidateCacheParents: PersistentCachePeer[];
+};
+
+/**
+ * Describes the message scheduler.v2.NormalPersistentCacheTaskResponse.
+ * Use `create(NormalPersistentCacheTaskResponseSchema)` to create a new message.
+ */
+export const NormalPersistentCacheTaskResponseSchema: GenMessage<NormalPersistentCacheTaskResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 35);
+
+/**
+ * A message from the scheduler on an AnnouncePersistentCachePeer stream.
+ *
+ * @generated from message scheduler.v2.AnnouncePersistentCachePeerResponse
+ */
+export type AnnouncePersistentCachePeerResponse = Message<"scheduler.v2.AnnouncePersistentCachePeerResponse"> & {
+  /**
+   * @generated from oneof scheduler.v2.AnnouncePersistentCachePeerResponse.response
+   */
+  response: {
+    /**
+     * @generated from field: scheduler.v2.EmptyPersistentCacheTaskResponse empty_persistent_cache_task_response = 1;
+     */
+    value: EmptyPersistentCacheTaskResponse;
+    case: "emptyPersistentCacheTaskResponse";
+  } | {
+    /**
+     * @generated from field: scheduler.v2.NormalPersistentCacheTaskResponse normal_persistent_cache_task_response = 2;
+     */
+    value: NormalPersistentCacheTaskResponse;
+    case: "normalPersistentCacheTaskResponse";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message scheduler.v2.AnnouncePersistentCachePeerResponse.
+ * Use `create(AnnouncePersistentCachePeerResponseSchema)` to create a new message.
+ */
+export const AnnouncePersistentCachePeerResponseSchema: GenMessage<AnnouncePersistentCachePeerResponse> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 36);
+
+/**
+ * Identifies a persistent cache peer.
+ *
+ * @generated from message scheduler.v2.StatPersistentCachePeerRequest
+ */
+export type StatPersistentCachePeerRequest = Message<"scheduler.v2.StatPersistentCachePeerRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+};
+
+/**
+ * Describes the message scheduler.v2.StatPersistentCachePeerRequest.
+ * Use `create(StatPersistentCachePeerRequestSchema)` to create a new message.
+ */
+export const StatPersistentCachePeerRequestSchema: GenMessage<StatPersistentCachePeerRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 37);
+
+/**
+ * Removes a persistent cache peer (a host dropped its copy).
+ *
+ * @generated from message scheduler.v2.DeletePersistentCachePeerRequest
+ */
+export type DeletePersistentCachePeerRequest = Message<"scheduler.v2.DeletePersistentCachePeerRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+};
+
+/**
+ * Describes the message scheduler.v2.DeletePersistentCachePeerRequest.
+ * Use `create(DeletePersistentCachePeerRequestSchema)` to create a new message.
+ */
+export const DeletePersistentCachePeerRequestSchema: GenMessage<DeletePersistentCachePeerRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 38);
+
+/**
+ * A host started importing a file as a persistent cache task. Field numbers chosen in order.
+ *
+ * @generated from message scheduler.v2.UploadPersistentCacheTaskStartedRequest
+ */
+export type UploadPersistentCacheTaskStartedRequest = Message<"scheduler.v2.UploadPersistentCacheTaskStartedRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+
+  /**
+   * @generated from field: uint64 persistent_replica_count = 4;
+   */
+  persistentReplicaCount: bigint;
+
+  /**
+   * @generated from field: optional string tag = 5;
+   */
+  tag?: string | undefined;
+
+  /**
+   * @generated from field: optional string application = 6;
+   */
+  application?: string | undefined;
+
+  /**
+   * @generated from field: uint64 piece_length = 7;
+   */
+  pieceLength: bigint;
+
+  /**
+   * @generated from field: uint64 content_length = 8;
+   */
+  contentLength: bigint;
+
+  /**
+   * @generated from field: uint32 piece_count = 9;
+   */
+  pieceCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Duration ttl = 10;
+   */
+  ttl?: Duration | undefined;
+};
+
+/**
+ * Describes the message scheduler.v2.UploadPersistentCacheTaskStartedRequest.
+ * Use `create(UploadPersistentCacheTaskStartedRequestSchema)` to create a new message.
+ */
+export const UploadPersistentCacheTaskStartedRequestSchema: GenMessage<UploadPersistentCacheTaskStartedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 39);
+
+/**
+ * The import finished: the host holds the whole task. Field numbers chosen in order.
+ *
+ * @generated from message scheduler.v2.UploadPersistentCacheTaskFinishedRequest
+ */
+export type UploadPersistentCacheTaskFinishedRequest = Message<"scheduler.v2.UploadPersistentCacheTaskFinishedRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+};
+
+/**
+ * Describes the message scheduler.v2.UploadPersistentCacheTaskFinishedRequest.
+ * Use `create(UploadPersistentCacheTaskFinishedRequestSchema)` to create a new message.
+ */
+export const UploadPersistentCacheTaskFinishedRequestSchema: GenMessage<UploadPersistentCacheTaskFinishedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 40);
+
+/**
+ * The import failed. Field numbers chosen in order.
+ *
+ * @generated from message scheduler.v2.UploadPersistentCacheTaskFailedRequest
+ */
+export type UploadPersistentCacheTaskFailedRequest = Message<"scheduler.v2.UploadPersistentCacheTaskFailedRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * @generated from field: string peer_id = 3;
+   */
+  peerId: string;
+
+  /**
+   * @generated from field: optional string description = 4;
+   */
+  description?: string | undefined;
+};
+
+/**
+ * Describes the message scheduler.v2.UploadPersistentCacheTaskFailedRequest.
+ * Use `create(UploadPersistentCacheTaskFailedRequestSchema)` to create a new message.
+ */
+export const UploadPersistentCacheTaskFailedRequestSchema: GenMessage<UploadPersistentCacheTaskFailedRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 41);
+
+/**
+ * Identifies a persistent cache task.
+ *
+ * @generated from message scheduler.v2.StatPersistentCacheTaskRequest
+ */
+export type StatPersistentCacheTaskRequest = Message<"scheduler.v2.StatPersistentCacheTaskRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message scheduler.v2.StatPersistentCacheTaskRequest.
+ * Use `create(StatPersistentCacheTaskRequestSchema)` to create a new message.
+ */
+export const StatPersistentCacheTaskRequestSchema: GenMessage<StatPersistentCacheTaskRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 42);
+
+/**
+ * Removes a persistent cache task from every host that holds it.
+ *
+ * @generated from message scheduler.v2.DeletePersistentCacheTaskRequest
+ */
+export type DeletePersistentCacheTaskRequest = Message<"scheduler.v2.DeletePersistentCacheTaskRequest"> & {
+  /**
+   * @generated from field: string host_id = 1;
+   */
+  hostId: string;
+
+  /**
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message scheduler.v2.DeletePersistentCacheTaskRequest.
+ * Use `create(DeletePersistentCacheTaskRequestSchema)` to create a new message.
+ */
+export const DeletePersistentCacheTaskRequestSchema: GenMessage<DeletePersistentCacheTaskRequest> = /*@__PURE__*/
+  messageDesc(file_scheduler_v2_scheduler, 43);
+
+/**
  * The scheduler of a task's peers.
  *
  * @generated from service scheduler.v2.Scheduler
@@ -974,6 +1470,86 @@ export const Scheduler: GenService<{
   deleteHost: {
     methodKind: "unary";
     input: typeof DeleteHostRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * Announces a persistent cache peer's download; bidirectional.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.AnnouncePersistentCachePeer
+   */
+  announcePersistentCachePeer: {
+    methodKind: "bidi_streaming";
+    input: typeof AnnouncePersistentCachePeerRequestSchema;
+    output: typeof AnnouncePersistentCachePeerResponseSchema;
+  },
+  /**
+   * Returns a persistent cache peer.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.StatPersistentCachePeer
+   */
+  statPersistentCachePeer: {
+    methodKind: "unary";
+    input: typeof StatPersistentCachePeerRequestSchema;
+    output: typeof PersistentCachePeerSchema;
+  },
+  /**
+   * Removes a persistent cache peer.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.DeletePersistentCachePeer
+   */
+  deletePersistentCachePeer: {
+    methodKind: "unary";
+    input: typeof DeletePersistentCachePeerRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * A host started importing a persistent cache task.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.UploadPersistentCacheTaskStarted
+   */
+  uploadPersistentCacheTaskStarted: {
+    methodKind: "unary";
+    input: typeof UploadPersistentCacheTaskStartedRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * A host finished importing a persistent cache task.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.UploadPersistentCacheTaskFinished
+   */
+  uploadPersistentCacheTaskFinished: {
+    methodKind: "unary";
+    input: typeof UploadPersistentCacheTaskFinishedRequestSchema;
+    output: typeof PersistentCacheTaskSchema;
+  },
+  /**
+   * A host failed to import a persistent cache task.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.UploadPersistentCacheTaskFailed
+   */
+  uploadPersistentCacheTaskFailed: {
+    methodKind: "unary";
+    input: typeof UploadPersistentCacheTaskFailedRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * Returns a persistent cache task.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.StatPersistentCacheTask
+   */
+  statPersistentCacheTask: {
+    methodKind: "unary";
+    input: typeof StatPersistentCacheTaskRequestSchema;
+    output: typeof PersistentCacheTaskSchema;
+  },
+  /**
+   * Removes a persistent cache task from the cluster.
+   *
+   * @generated from rpc scheduler.v2.Scheduler.DeletePersistentCacheTask
+   */
+  deletePersistentCacheTask: {
+    methodKind: "unary";
+    input: typeof DeletePersistentCacheTaskRequestSchema;
     output: typeof EmptySchema;
   },
   /**
