@@ -12,6 +12,7 @@ import { createDfdaemonClient, type DfdaemonClient } from "./job/dfdaemon-client
 import { createJobExecutors } from "./job/executors.ts";
 import { JobWorker } from "./job/worker.ts";
 import { ManagerClient, type Dynconfig } from "./manager-client.ts";
+import { createPersistentCache, type PersistentCache, type PersistentCacheDfdaemonClient } from "./persistentcache/index.ts";
 import { createSchedulerMetrics, type SchedulerMetrics } from "./metrics.ts";
 import { createResource, type Resource } from "./resource/resource.ts";
 import { SchedulerService } from "./rpc/scheduler-service.ts";
@@ -27,6 +28,8 @@ export interface CreateSchedulerOptions {
   seedPeerClient?: SeedPeerClient;
   /** How jobs reach dfdaemons; gRPC DfdaemonUpload by default. */
   dfdaemonClient?: DfdaemonClient;
+  /** How persistent cache tasks are replicated and deleted on dfdaemons; gRPC DfdaemonUpload by default. */
+  persistentCacheClient?: PersistentCacheDfdaemonClient;
 }
 
 /** A scheduler process's parts, started and stopped together. */
@@ -42,6 +45,8 @@ export interface SchedulerInstance extends Service, AsyncDisposable {
   readonly registry: Registry;
   readonly manager: ManagerClient | undefined;
   readonly jobs: JobWorker | undefined;
+  /** Persistent cache tasks (dfcache import/export). */
+  readonly persistentCache: PersistentCache;
   /** The bound gRPC port (after start). */
   readonly port: number;
 }
@@ -74,6 +79,12 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   });
   const onDecision = (decision: string) => metrics.decisions.inc({ decision });
   const scheduling = new Scheduling({ settings, seeds, log, onDecision });
+  const persistentCache = createPersistentCache({
+    hosts: resource.hosts,
+    log,
+    client: options.persistentCacheClient,
+    candidateParentLimit: () => settings.candidateParentLimit,
+  });
   const service = new SchedulerService({
     resource,
     scheduling,
@@ -83,6 +94,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     seedPeerEnabled: config.seedPeer.enable,
     onRequest: (type) => metrics.announcePeerRequests.inc({ type }),
     onDecision,
+    onHostDeleted: () => void persistentCache.sweep(),
     preheat: (args, signal) => executors.preheat!(args as unknown as Record<string, unknown>, signal),
   });
   const identity = advertisedIdentity(config);
@@ -124,18 +136,20 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     get jobs() {
       return jobs;
     },
+    persistentCache,
     get port() {
       return server?.port ?? 0;
     },
     async start() {
       server = await startGrpcServer({
         routes: (router: ConnectRouter) => {
-          router.service(SchedulerServiceDesc, service.implementation());
+          router.service(SchedulerServiceDesc, { ...service.implementation(), ...persistentCache.implementation() });
           healthRoutes(router, [SchedulerServiceDesc.typeName]);
         },
         listen: { host: config.server.listenIP, port: config.server.port },
       });
       await gc.start();
+      await persistentCache.start();
       if (config.manager.addr) {
         manager = new ManagerClient({
           addr: config.manager.addr,
@@ -172,6 +186,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
       dfdaemon.close();
       await manager?.stop();
       await gc.stop();
+      await persistentCache.stop();
       seeds.stop();
       // Open AnnouncePeer streams end cleanly so the server can close without waiting on them.
       for (const peer of resource.peers.all()) peer.stream?.close();

@@ -39,6 +39,8 @@ export interface SchedulerServiceOptions {
   /** Counts each AnnouncePeer request by variant. */
   onRequest?: (variant: string) => void;
   onDecision?: (decision: Decision) => void;
+  /** Called after a host was removed (its persistent cache copies are gone). */
+  onHostDeleted?: (hostId: string) => void;
   /** Runs a preheat (PreheatImage, PreheatFile) to its end; rejects when nothing was preheated. */
   preheat?: (args: PreheatArgs, signal: AbortSignal) => Promise<unknown>;
 }
@@ -420,5 +422,6 @@ export class SchedulerService {
     if (!host) throw new NotFound(`Host "${hostId}" not found`);
     for (const peer of [...host.peers.values()]) this.deletePeer(peer);
     this.resource.hosts.delete(hostId);
+    this.options.onHostDeleted?.(hostId);
   }
 }

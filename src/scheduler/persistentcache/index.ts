@@ -1,0 +1,83 @@
+/** Persistent cache tasks on the scheduler: metadata in memory with TTLs, replication to other hosts, deletion everywhere. */
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Scheduler } from "../../gen/scheduler/v2/scheduler_pb.ts";
+import type { Logger } from "../../common/log.ts";
+import type { HostManager } from "../resource/host-manager.ts";
+import { createPersistentCacheDfdaemonClient, type PersistentCacheDfdaemonClient } from "./dfdaemon-client.ts";
+import { Replicator } from "./replicator.ts";
+import { PersistentCacheResource } from "./resource.ts";
+import { PersistentCacheService } from "./service.ts";
+
+export { PersistentCacheResource } from "./resource.ts";
+export type { PersistentCacheDfdaemonClient } from "./dfdaemon-client.ts";
+
+/** How often TTLs, lost hosts and missing replicas are checked. */
+export const DEFAULT_PERSISTENT_CACHE_SWEEP_INTERVAL_MS = 1_000;
+
+/** Options of createPersistentCache(). */
+export interface PersistentCacheOptions {
+  hosts: HostManager;
+  log: Logger;
+  /** How the scheduler reaches dfdaemons; gRPC DfdaemonUpload by default. */
+  client?: PersistentCacheDfdaemonClient;
+  sweepIntervalMs?: number;
+  /** Time before an under-replicated task is tried again. */
+  replicationRetryIntervalMs?: number;
+  /** Parents offered per scheduling decision. */
+  candidateParentLimit?: () => number;
+}
+
+/** The persistent cache part of a scheduler, with a lifecycle. */
+export interface PersistentCache {
+  readonly resource: PersistentCacheResource;
+  readonly replicator: Replicator;
+  readonly service: PersistentCacheService;
+  /** The RPC handlers, merged into scheduler.v2.Scheduler. */
+  implementation(): Partial<ServiceImpl<typeof Scheduler>>;
+  /** Runs a sweep now (after a host left) and resolves when its work ends. */
+  sweep(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds the persistent cache part; its sweep runs between start() and stop(). */
+export function createPersistentCache(options: PersistentCacheOptions): PersistentCache {
+  const log = options.log.child({ component: "persistent-cache" });
+  const client = options.client ?? createPersistentCacheDfdaemonClient();
+  const resource = new PersistentCacheResource();
+  const replicator = new Replicator({
+    hosts: options.hosts,
+    resource,
+    client,
+    log,
+    retryIntervalMs: options.replicationRetryIntervalMs,
+  });
+  const service = new PersistentCacheService({
+    hosts: options.hosts,
+    resource,
+    replicator,
+    log,
+    candidateParentLimit: options.candidateParentLimit,
+  });
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return {
+    resource,
+    replicator,
+    service,
+    implementation: () => service.implementation(),
+    async sweep() {
+      await Promise.allSettled(replicator.sweep());
+    },
+    async start() {
+      timer = setInterval(() => void replicator.sweep(), options.sweepIntervalMs ?? DEFAULT_PERSISTENT_CACHE_SWEEP_INTERVAL_MS);
+      timer.unref?.();
+    },
+    async stop() {
+      clearInterval(timer);
+      timer = undefined;
+      for (const task of resource.allTasks()) task.controller.abort();
+      await Promise.allSettled(replicator.pending());
+      client.close();
+    },
+  };
+}
