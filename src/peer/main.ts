@@ -17,6 +17,7 @@ import { SchedulerClient } from "./download/scheduler-client.ts";
 import { TaskManager } from "./download/task-manager.ts";
 import { Dynconfig } from "./dynconfig.ts";
 import { describeHost } from "./host.ts";
+import { PersistentCacheManager } from "./persistent-cache/manager.ts";
 import { createPeerMetrics } from "./metrics.ts";
 import { createProxy } from "./proxy/index.ts";
 import { createUpstreamFetch } from "./proxy/upstream-fetch.ts";
@@ -145,6 +146,23 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     log,
   });
 
+  const persistentCache = new PersistentCacheManager({
+    storage,
+    schedulers,
+    transport: createTcpPieceTransport({ timeoutMs: config.download.pieceTimeout }),
+    dial,
+    identity: { ...identity, hostId },
+    settings: {
+      concurrentPieceCount: config.download.concurrentPieceCount,
+      pieceTimeoutMs: config.download.pieceTimeout,
+      collectedPieceTimeoutMs: Math.min(config.download.collectedPieceTimeout, 30_000),
+      scheduleTimeoutMs: config.scheduler.scheduleTimeout,
+      maxScheduleCount: config.scheduler.maxScheduleCount,
+    },
+    metrics,
+    log,
+  });
+
   const proxy = createProxy({
     config: config.proxy,
     tasks: taskManager,
@@ -218,6 +236,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
             dataAddress: () => ({ ip: config.storage.server.ip ?? identity.ip, tcpPort: vortexPort }),
             disableShared: config.upload.disableShared,
             log,
+            persistentCache,
           }),
           listen: { host: config.upload.server.ip, port: config.upload.server.port },
         });
@@ -230,7 +249,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       start: async () => {
         mkdirSync(dirname(socketPath), { recursive: true });
         downloadServer = await startGrpcServer({
-          routes: downloadRoutes({ storage, taskManager, sources, schedulers, hostId, log }),
+          routes: downloadRoutes({ storage, taskManager, sources, schedulers, hostId, log, persistentCache }),
           listen: { path: socketPath },
         });
       },
@@ -271,7 +290,8 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       start: async () => {
         gcTimer = setInterval(() => {
           try {
-            for (const id of collectGarbage(storage, config.gc.policy, taskManager.activeTaskIds(), log)) {
+            const busy = new Set([...taskManager.activeTaskIds(), ...persistentCache.activeTaskIds()]);
+            for (const id of collectGarbage(storage, config.gc.policy, busy, log)) {
               schedulers.deleteTask(id).catch(() => {});
             }
           } catch (error) {
@@ -297,6 +317,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
         ready = false;
         clearInterval(gcTimer);
         await taskManager.stop();
+        await persistentCache.stop();
         for (const transport of transports) transport.close();
         storage.stop();
       },

@@ -14,6 +14,8 @@ import type { Logger } from "../../common/log.ts";
 import type { TaskManager } from "../download/task-manager.ts";
 import { validateDownload } from "../download/task-manager.ts";
 import type { SchedulerClient } from "../download/scheduler-client.ts";
+import { persistentCacheDownloadHandlers } from "../persistent-cache/handlers.ts";
+import type { PersistentCacheManager } from "../persistent-cache/manager.ts";
 import type { SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import { toLocalTaskMessage } from "./convert.ts";
@@ -28,6 +30,8 @@ export interface DownloadServiceDeps {
   schedulers: SchedulerClient;
   hostId: string;
   log: Logger;
+  /** Persistent cache tasks (dfcache); their RPCs are unimplemented without it. */
+  persistentCache?: PersistentCacheManager;
 }
 
 /** Hashes a file with a digest's algorithm and compares. */
@@ -43,6 +47,9 @@ export async function verifyFileDigest(path: string, expected: string): Promise<
 export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRouter) => void {
   return (router) =>
     router.service(DfdaemonDownload, {
+      ...(deps.persistentCache
+        ? persistentCacheDownloadHandlers({ persistentCache: deps.persistentCache, storage: deps.storage, hostId: deps.hostId })
+        : {}),
       async *downloadTask(request: DownloadTaskRequest, context: HandlerContext) {
         const download = request.download;
         if (!download) throw new InvalidArgument('Invalid request: field "download" is required');
@@ -79,6 +86,11 @@ export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRoute
       listTaskEntries: (request) => listTaskEntries(deps.sources, request),
 
       async deleteTask(request) {
+        // dfcache delete: a persistent cache task is removed from every host that holds it.
+        if (deps.persistentCache && (await deps.persistentCache.owns(request.taskId))) {
+          await deps.persistentCache.deleteEverywhere(request.taskId);
+          return create(EmptySchema);
+        }
         const existed = deps.storage.delete(request.taskId);
         await deps.schedulers.deleteTask(request.taskId).catch(() => {});
         if (!existed) throw new TaskNotFound(request.taskId);

@@ -13,6 +13,8 @@ import { FailedPrecondition, InvalidArgument, LibellulaError, TaskNotFound, erro
 import type { Logger } from "../../common/log.ts";
 import { piecesOf } from "../../common/piece.ts";
 import { taskIdOf, type TaskManager } from "../download/task-manager.ts";
+import { persistentCacheUploadHandlers } from "../persistent-cache/handlers.ts";
+import type { PersistentCacheManager } from "../persistent-cache/manager.ts";
 import type { SourceRegistry } from "../source/source.ts";
 import type { Storage } from "../storage/storage.ts";
 import { listTaskEntries, statLocalTask, statTask } from "./task-handlers.ts";
@@ -28,6 +30,8 @@ export interface UploadServiceDeps {
   dataAddress: () => { ip: string; tcpPort: number };
   disableShared: boolean;
   log: Logger;
+  /** Persistent cache tasks; their RPCs are unimplemented without it. */
+  persistentCache?: PersistentCacheManager;
 }
 
 class TaskUnavailable extends LibellulaError {
@@ -70,6 +74,9 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
 export function uploadRoutes(deps: UploadServiceDeps): (router: ConnectRouter) => void {
   return (router) =>
     router.service(DfdaemonUpload, {
+      ...(deps.persistentCache
+        ? persistentCacheUploadHandlers({ persistentCache: deps.persistentCache, storage: deps.storage, hostId: deps.hostId })
+        : {}),
       syncPieces: (request: SyncPiecesRequest, context: HandlerContext) => syncPieces(deps, request, context.signal),
 
       async *downloadTask(request: DownloadTaskRequest, context: HandlerContext) {
