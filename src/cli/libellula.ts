@@ -7,6 +7,7 @@ type Main = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Main>> = {
   dfdaemon: async () => (await import("../peer/main.ts")).main,
   dfget: async () => (await import("./dfget.ts")).main,
+  dfcache: async () => (await import("./dfcache.ts")).main,
   scheduler: async () => (await import("../scheduler/main.ts")).main,
   manager: async () => (await import("../manager/main.bun.ts")).main,
 };
