@@ -56,6 +56,7 @@ function writeRandom(name: string, size: number): { path: string; sha256: string
 describe("dfcache with a scheduler, a seed peer and 3 peers", () => {
   let taskId: string;
   let file: ReturnType<typeof writeRandom>;
+  let exporter: PeerDaemon;
 
   test("an import with 3 persistent replicas ends up on the importer and 2 other hosts", async () => {
     file = writeRandom("model.bin", 24 * MIB + 123);
@@ -95,7 +96,7 @@ describe("dfcache with a scheduler, a seed peer and 3 peers", () => {
   test("an export on the host without a copy fetches it from peers", async () => {
     const [missing] = daemons.filter((d) => !existsSync(contentPath(d, taskId)));
     expect(missing).toBeDefined();
-    const exporter = missing!;
+    exporter = missing!;
     const before = await metric(exporter.metricsPort, "libellula_download_traffic_bytes_total", { type: "remote_peer" });
     const uploadedBefore = await Promise.all(daemons.map((d) => metric(d.metricsPort, "libellula_upload_traffic_bytes_total")));
     const output = join(dir, "exported.bin");
@@ -124,15 +125,35 @@ describe("dfcache with a scheduler, a seed peer and 3 peers", () => {
     expect(await sha256File(transferred)).toBe(file.sha256);
   });
 
+  test("a replica lost with its host is made again: the exported copy is promoted", async () => {
+    const importer = cluster.peers[0]!;
+    const copies = await holders(taskId, file.sha256);
+    expect(copies).toHaveLength(4);
+    const persistentBefore = (await stat(importer, taskId)).current_persistent_replica_count;
+    expect(persistentBefore).toBe(3);
+    // A persistent holder other than the importer and the exporter leaves the cluster.
+    const leaving = daemons.find((d) => d !== importer && d !== exporter && copies.includes(d))!;
+    expect(leaving).toBeDefined();
+    await leaving.kill();
+    daemons = daemons.filter((d) => d !== leaving);
+    const info = await waitFor(async () => {
+      const s = await stat(importer, taskId);
+      return s.current_persistent_replica_count === 3 && s.current_replica_count === 3 ? s : undefined;
+    }, "the scheduler to restore 3 persistent replicas", 30_000);
+    expect(info.persistent_replica_count).toBe(3);
+    // No bytes moved: the exporter's copy became a replica.
+    expect(await holders(taskId, file.sha256)).toEqual(daemons);
+  });
+
   test("delete removes the task from every host and from the scheduler", async () => {
-    const result = await dfcache(cluster.peers[2]!, "delete", taskId);
+    const result = await dfcache(daemons[daemons.length - 1]!, "delete", taskId);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     for (const daemon of daemons) expect(existsSync(contentPath(daemon, taskId))).toBe(false);
-    const gone = await dfcache(cluster.peers[1]!, "stat", taskId);
+    const gone = await dfcache(daemons[0]!, "stat", taskId);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain(`Persistent cache task "${taskId}" not found`);
-    const exported = await dfcache(cluster.peers[1]!, "export", taskId, "-O", join(dir, "after-delete.bin"));
+    const exported = await dfcache(daemons[1]!, "export", taskId, "-O", join(dir, "after-delete.bin"));
     expect(exported.code).toBe(1);
     expect(exported.stderr).toContain("not found");
     expect(existsSync(join(dir, "after-delete.bin"))).toBe(false);
@@ -141,7 +162,7 @@ describe("dfcache with a scheduler, a seed peer and 3 peers", () => {
   test("a task whose TTL ends is removed from every host", async () => {
     const short = writeRandom("short.bin", 5 * MIB);
     const started = Date.now();
-    const result = await dfcache(cluster.peers[1]!, "import", short.path, "--persistent-replica-count", "2", "--ttl", "4s", "--tag", "short");
+    const result = await dfcache(daemons[daemons.length - 1]!, "import", short.path, "--persistent-replica-count", "2", "--ttl", "4s", "--tag", "short");
     expect(result.code).toBe(0);
     const id = result.stdout.trim();
     await waitFor(async () => (await holders(id, short.sha256)).length === 2, "2 copies of the short-lived task", 20_000);
