@@ -32,6 +32,8 @@ export interface DownloadPieceOptions {
   connectTimeoutMs?: number;
   /** Deadline for the whole piece, connect included. */
   timeoutMs?: number;
+  /** The piece's length when the caller knows it; lets RDMA register a buffer of the right size up front. */
+  expectedLength?: number;
 }
 
 /** What a finished piece download reports. */

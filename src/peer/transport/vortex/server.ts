@@ -3,16 +3,32 @@ import { open, type FileHandle } from "node:fs/promises";
 import type { Socket, TCPSocketListener } from "bun";
 import { errorMessage, InvalidArgument, PieceNotFound } from "../../../common/errors.ts";
 import { createLogger, type Logger } from "../../../common/log.ts";
+import { CompressionPolicy } from "../compression/policy.ts";
+import { compressBlock } from "../compression/zstd.ts";
+import type { TransportMetrics } from "../metrics.ts";
+import type { RdmaEngine, ServedBuffer } from "../rdma/engine.ts";
 import {
   encodeErrorFrame,
   encodePieceContentHead,
   ErrorCode,
-  PieceRequestParser,
+  HEADER_SIZE,
   TRAFFIC_TYPE_REMOTE_PEER,
   type PieceKind,
   type PieceMetadata,
   type PieceRequest,
 } from "./codec.ts";
+import {
+  BlockCodec,
+  encodeBlock,
+  encodeCompressedContentHead,
+  encodeHelloAck,
+  encodeRdmaContent,
+  ExtendedRequestParser,
+  ExtensionTag,
+  type ExtendedRequest,
+  type Hello,
+  type HelloAck,
+} from "./extension.ts";
 
 /** Default address to listen on. */
 export const DEFAULT_VORTEX_HOST = "0.0.0.0";
@@ -30,6 +46,10 @@ const MAX_POOLED_BUFFERS = 64;
 export const DEFAULT_MAX_CONNECTIONS = 2048;
 /** Time `stop()` lets pieces in flight finish before closing their connections. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
+/** Raw bytes per compressed block. */
+export const COMPRESSION_BLOCK_SIZE = 1024 * 1024;
+/** A compressed block is sent as is unless it saves at least this share. */
+const MIN_BLOCK_SAVING = 0.03;
 
 /** Where the bytes of a requested piece are. */
 export interface ResolvedPiece {
@@ -46,8 +66,12 @@ export interface ServedPiece {
   taskId: string;
   number: number;
   kind: PieceKind;
-  /** Raw piece bytes written to the socket. */
+  /** Raw piece bytes written to the socket (or read by the child over RDMA). */
   bytes: number;
+  /** How the bytes went: plain Vortex, compressed blocks, or RDMA READ. */
+  mode?: "plain" | "compressed" | "rdma";
+  /** Bytes on the wire for the piece's content, when compressed. */
+  wireBytes?: number;
   durationMs: number;
   remoteAddress: string;
   /** Set when the piece was not (fully) served. */
@@ -68,6 +92,13 @@ export interface VortexServerOptions {
   writeStallTimeoutMs?: number;
   chunkSize?: number;
   stopGraceMs?: number;
+  /** Compression offered to clients that ask with the extension Hello; absent: never compress. */
+  compression?: CompressionPolicy;
+  /** RDMA for clients that offer it; absent: such clients are told why not and get TCP. */
+  rdma?: RdmaEngine;
+  /** Why RDMA is not offered, told to clients that ask for it. */
+  rdmaUnavailableReason?: string;
+  metrics?: TransportMetrics;
 }
 
 /** A running (or startable) Vortex server. */
@@ -83,8 +114,11 @@ export interface VortexServer extends AsyncDisposable {
 
 interface Connection {
   socket: Socket<Connection> | undefined;
-  parser: PieceRequestParser;
-  phase: "request" | "responding" | "closing" | "closed";
+  parser: ExtendedRequestParser;
+  phase: "request" | "responding" | "rdma" | "closing" | "closed";
+  /** Bytes after the request while a child reads over RDMA, and who waits for its RdmaDone frame. */
+  rdmaBytes: Uint8Array[];
+  rdmaWaiter: ((ok: boolean) => void) | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** Resolves a writer waiting for `drain`; rejects it when the socket closes. */
   waiter: { resolve: () => void; reject: (error: Error) => void } | undefined;
@@ -147,10 +181,13 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     connection.socket?.end();
   };
 
-  const serve = async (connection: Connection, request: PieceRequest) => {
+  const serve = async (connection: Connection, request: PieceRequest, hello: Hello | undefined) => {
     const started = performance.now();
     const remoteAddress = connection.socket?.remoteAddress ?? "";
     let bytes = 0;
+    let mode: ServedPiece["mode"] = "plain";
+    let wireBytes: number | undefined;
+    let served: ServedBuffer | undefined;
     let file: FileHandle | undefined;
     let headSent = false;
     const report = (error?: unknown) => {
@@ -161,7 +198,9 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
         bytes,
         durationMs: performance.now() - started,
         remoteAddress,
+        mode,
       };
+      if (wireBytes !== undefined) info.wireBytes = wireBytes;
       if (error !== undefined) info.error = error;
       options.onServed?.(info);
     };
@@ -174,9 +213,63 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
       if (resolved.offset + metadata.length > size) {
         throw new Error(`content file holds ${size} bytes, piece needs ${resolved.offset + metadata.length}`);
       }
-      headSent = true;
-      await writeAll(connection, head);
-      bytes = await streamFile(connection, file, resolved.offset, metadata.length);
+      if (hello) {
+        const ack: Omit<HelloAck, "version"> = { mayCompress: Boolean(options.compression && options.compression.mode !== "none" && hello.acceptsZstd) };
+        if (hello.rdma) {
+          if (!options.rdma) ack.rdmaRefusal = options.rdmaUnavailableReason ?? "this parent has no usable RDMA device";
+          else {
+            try {
+              served = options.rdma.serve(hello.rdma, metadata.length);
+              ack.rdma = served.endpoint;
+            } catch (error) {
+              ack.rdmaRefusal = errorMessage(error);
+              log.info("RDMA refused for a piece; serving it over TCP", { taskId: request.taskId, number: request.number, reason: ack.rdmaRefusal });
+            }
+          }
+        }
+        if (served) {
+          await writeAll(connection, encodeHelloAck(ack));
+          await readInto(file, resolved.offset, served.view);
+          mode = "rdma";
+          headSent = true;
+          connection.phase = "rdma";
+          const done = new Promise<boolean>((resolve) => (connection.rdmaWaiter = resolve));
+          armTimer(connection, writeStallTimeoutMs, "RDMA read not confirmed");
+          await writeAll(connection, encodeRdmaContent(metadata, served.remote));
+          connection.socket?.resume();
+          const ok = await done;
+          if (!ok) throw new ConnectionClosed("The child did not confirm its RDMA read");
+          bytes = metadata.length;
+          options.metrics?.rdmaPieces.inc({ direction: "upload" });
+        } else {
+          const key = `${request.kind}:${request.taskId}:${request.number}:${metadata.digest}`;
+          const decision = options.compression
+            ? await options.compression.decide(key, metadata.length, ack.mayCompress, hello, async (position, length) => {
+                const sample = new Uint8Array(length);
+                await readInto(file as FileHandle, resolved.offset + position, sample);
+                return sample;
+              })
+            : { compress: false, reason: "not_negotiated" as const };
+          options.metrics?.compressionPieces.inc({ direction: "upload", decision: decision.reason });
+          await writeAll(connection, encodeHelloAck(ack));
+          headSent = true;
+          if (decision.compress) {
+            mode = "compressed";
+            await writeAll(connection, encodeCompressedContentHead(metadata, COMPRESSION_BLOCK_SIZE));
+            wireBytes = await streamCompressed(connection, file, resolved.offset, metadata.length, key);
+            bytes = metadata.length;
+            options.metrics?.compressionRawBytes.inc({ direction: "upload" }, bytes);
+            options.metrics?.compressionWireBytes.inc({ direction: "upload" }, wireBytes);
+          } else {
+            await writeAll(connection, head);
+            bytes = await streamFile(connection, file, resolved.offset, metadata.length);
+          }
+        }
+      } else {
+        headSent = true;
+        await writeAll(connection, head);
+        bytes = await streamFile(connection, file, resolved.offset, metadata.length);
+      }
       clearTimeout(connection.timer);
       connection.phase = "closing";
       connection.socket?.end();
@@ -199,8 +292,65 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
         await fail(connection, ErrorCode.Internal, errorMessage(error));
       }
     } finally {
+      served?.release();
+      connection.rdmaWaiter = undefined;
       await file?.close().catch(() => undefined);
     }
+  };
+
+  /** Fills `target` from `file` at `position`. */
+  const readInto = async (file: FileHandle, position: number, target: Uint8Array): Promise<void> => {
+    let got = 0;
+    while (got < target.length) {
+      const { bytesRead } = await file.read(target, got, target.length - got, position + got);
+      if (bytesRead === 0) throw new Error(`content file ended ${target.length - got} bytes before the end of the piece`);
+      got += bytesRead;
+    }
+  };
+
+  /**
+   * Sends a piece as compressed blocks, compressing the next block while the current one is written, or from the
+   * cache when another child already had it compressed. Returns the bytes of blocks written.
+   */
+  const streamCompressed = async (connection: Connection, file: FileHandle, position: number, length: number, key: string): Promise<number> => {
+    const policy = options.compression as CompressionPolicy;
+    const cached = policy.cached(key);
+    let wire = 0;
+    if (cached) {
+      for (const block of cached.blocks) {
+        await writeAll(connection, block);
+        wire += block.length;
+      }
+      return wire;
+    }
+    const produce = async (from: number): Promise<Uint8Array> => {
+      const raw = new Uint8Array(Math.min(COMPRESSION_BLOCK_SIZE, length - from));
+      await readInto(file, position + from, raw);
+      const began = performance.now();
+      const stored = await compressBlock(raw, policy.level);
+      policy.recordSpeed(raw.length, performance.now() - began);
+      return stored.length <= raw.length * (1 - MIN_BLOCK_SAVING)
+        ? encodeBlock(BlockCodec.Zstd, raw.length, stored)
+        : encodeBlock(BlockCodec.Stored, raw.length, raw);
+    };
+    const blocks: Uint8Array[] = [];
+    let from = 0;
+    let next: Promise<Uint8Array> | undefined = length > 0 ? produce(0) : undefined;
+    try {
+      while (next) {
+        const block = await next;
+        from += Math.min(COMPRESSION_BLOCK_SIZE, length - from);
+        next = from < length ? produce(from) : undefined;
+        next?.catch(() => undefined);
+        await writeAll(connection, block);
+        blocks.push(block);
+        wire += block.length;
+      }
+    } finally {
+      await next?.catch(() => undefined);
+    }
+    policy.store(key, { blocks, bytes: wire });
+    return wire;
   };
 
   /** Streams `length` bytes from `file` at `position`, reading the next chunk while the socket drains. */
@@ -251,6 +401,24 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     return sent;
   };
 
+  /** Gathers the RdmaDone frame a child sends after reading a piece over RDMA. */
+  const onRdmaDone = (connection: Connection, chunk: Uint8Array) => {
+    connection.rdmaBytes.push(chunk);
+    const size = connection.rdmaBytes.reduce((n, c) => n + c.length, 0);
+    if (size < HEADER_SIZE + 1) return;
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const part of connection.rdmaBytes) {
+      bytes.set(part, at);
+      at += part.length;
+    }
+    connection.rdmaBytes = [];
+    const ok = bytes[1] === ExtensionTag.RdmaDone && bytes[HEADER_SIZE] === 0;
+    const waiter = connection.rdmaWaiter;
+    connection.rdmaWaiter = undefined;
+    waiter?.(ok);
+  };
+
   const server: VortexServer = {
     get port() {
       return boundPort;
@@ -269,8 +437,10 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
             const closed = new Promise<void>((resolve) => (markClosed = resolve));
             const connection: Connection = {
               socket,
-              parser: new PieceRequestParser(),
+              parser: new ExtendedRequestParser(),
               phase: "request",
+              rdmaBytes: [],
+              rdmaWaiter: undefined,
               timer: undefined,
               waiter: undefined,
               closed,
@@ -289,8 +459,9 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
           },
           data(socket, chunk) {
             const connection = socket.data;
+            if (connection.phase === "rdma") return void onRdmaDone(connection, chunk);
             if (connection.phase !== "request") return;
-            let request: PieceRequest | "close" | undefined;
+            let request: ExtendedRequest | "close" | undefined;
             try {
               request = connection.parser.push(chunk);
             } catch (error) {
@@ -309,7 +480,7 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
             clearTimeout(connection.timer);
             // One request per connection: stop reading so a client cannot make us buffer.
             socket.pause();
-            void serve(connection, request);
+            void serve(connection, request.request, request.hello);
           },
           drain(socket) {
             const waiter = socket.data.waiter;
@@ -326,6 +497,7 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
             const waiter = connection.waiter;
             connection.waiter = undefined;
             waiter?.reject(new ConnectionClosed("Connection closed by the client"));
+            connection.rdmaWaiter?.(false);
             connection.markClosed();
           },
           error(socket, error) {

@@ -1,0 +1,431 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { zstdCompressSync } from "node:zlib";
+import type { Socket } from "bun";
+import { crc32, pieceDigest } from "../../common/digest.ts";
+import { InvalidArgument, PieceNotFound } from "../../common/errors.ts";
+import { setLogLevel, type Logger } from "../../common/log.ts";
+import { CompressionPolicy, ParentRates } from "./compression/policy.ts";
+import { decompressBlock, DecompressionError } from "./compression/zstd.ts";
+import { createTransportMetrics } from "./metrics.ts";
+import { createPieceTransport } from "./transport.ts";
+import { downloadPiece } from "./vortex/client.ts";
+import { decodeHeader, encodeErrorFrame, encodePieceContentHead, ErrorCode, HEADER_SIZE, Tag, type PieceMetadata } from "./vortex/codec.ts";
+import {
+  BlockCodec,
+  encodeBlock,
+  encodeCompressedContentHead,
+  encodeHello,
+  encodeHelloAck,
+  ExtendedResponseParser,
+  ExtensionTag,
+} from "./vortex/extension.ts";
+import { createVortexServer, type ServedPiece } from "./vortex/server.ts";
+
+setLogLevel("error");
+
+const MiB = 1024 * 1024;
+const TASK_ID = "cd".repeat(32);
+/** Piece 0: JSON log lines (compressible); piece 1: random bytes; piece 2: an odd-sized tail of log lines. */
+const PIECES = new Map<number, [number, number]>([
+  [0, [0, 4 * MiB]],
+  [1, [4 * MiB, 4 * MiB]],
+  [2, [8 * MiB, 1 * MiB + 777]],
+]);
+const FILE_SIZE = 9 * MiB + 777;
+
+let dir = "";
+let path = "";
+let content = new Uint8Array(0);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "vortex-zstd-"));
+  path = join(dir, "content");
+  content = new Uint8Array(FILE_SIZE);
+  const encoder = new TextEncoder();
+  let at = 0;
+  for (let i = 0; at < 4 * MiB; i++) {
+    const line = `{"ts":${1_700_000_000 + i},"level":"${i % 7 ? "info" : "warn"}","path":"/api/v1/tasks/${(i * 7919) % 100_003}","ms":${i % 977}}\n`;
+    at += encoder.encodeInto(line, content.subarray(at, 4 * MiB)).written;
+  }
+  let x = 0x9e3779b9;
+  for (let i = 4 * MiB; i < 8 * MiB; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    content[i] = x & 0xff;
+  }
+  content.copyWithin(8 * MiB, 12345, 12345 + 1 * MiB + 777);
+  await writeFile(path, content);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function metadataOf(number: number): PieceMetadata {
+  const [offset, length] = PIECES.get(number) ?? [0, 0];
+  return {
+    number,
+    offset,
+    length,
+    digest: pieceDigest(crc32(content.subarray(offset, offset + length))),
+    parentId: "",
+    trafficType: 1,
+    costSeconds: 0,
+    createdAtSeconds: 1_700_000_000,
+  };
+}
+
+const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const pieceBytes = (number: number) => {
+  const [offset, length] = PIECES.get(number)!;
+  return content.subarray(offset, offset + length);
+};
+
+function startServer(mode: "none" | "auto" | "zstd" = "auto") {
+  const served: ServedPiece[] = [];
+  const metrics = createTransportMetrics();
+  const compression = new CompressionPolicy({ mode });
+  const server = createVortexServer({
+    host: "127.0.0.1",
+    port: 0,
+    compression,
+    metrics,
+    async resolvePiece(taskId, number) {
+      if (taskId !== TASK_ID || !PIECES.has(number)) throw new PieceNotFound(taskId, number);
+      const metadata = metadataOf(number);
+      return { metadata, path, offset: metadata.offset };
+    },
+    onServed: (info) => served.push(info),
+  });
+  return { server, served, metrics, compression };
+}
+
+/** Downloads a piece through `transport` into memory; returns the bytes and the result. */
+async function fetchPiece(transport: ReturnType<typeof createPieceTransport>, port: number, number: number) {
+  const [offset, length] = PIECES.get(number) ?? [0, 0];
+  const out = new Uint8Array(length);
+  const result = await transport.download({
+    host: "127.0.0.1",
+    port,
+    taskId: TASK_ID,
+    number,
+    write: (chunk, position) => void out.set(chunk, position - offset),
+  });
+  return { out, result };
+}
+
+/** A logger that keeps its lines. */
+function memoryLogger(lines: { level: string; message: string; fields?: Record<string, unknown> }[] = []): Logger & { lines: typeof lines } {
+  const logger: Logger & { lines: typeof lines } = {
+    lines,
+    debug: (message, fields) => void lines.push({ level: "debug", message, fields }),
+    info: (message, fields) => void lines.push({ level: "info", message, fields }),
+    warn: (message, fields) => void lines.push({ level: "warn", message, fields }),
+    error: (message, fields) => void lines.push({ level: "error", message, fields }),
+    child: () => logger,
+  };
+  return logger;
+}
+
+/** A server scripted per connection: `answer(index, firstBytes, socket)` decides what each connection gets. */
+function scriptedServer(answer: (index: number, request: Uint8Array, socket: Socket<{ bytes: Uint8Array[] }>) => void) {
+  const requests: Uint8Array[] = [];
+  const listener = Bun.listen<{ bytes: Uint8Array[]; answered: boolean; out?: Uint8Array; end?: boolean }>({
+    hostname: "127.0.0.1",
+    port: 0,
+    socket: {
+      open(socket) {
+        socket.data = { bytes: [], answered: false };
+        // Writes queue until drained, and end() waits for them, so large answers arrive whole.
+        const write = socket.write.bind(socket);
+        const end = socket.end.bind(socket);
+        const flush = () => {
+          const out = socket.data.out;
+          if (out) {
+            const n = write(out);
+            socket.data.out = n >= out.length ? undefined : out.subarray(Math.max(0, n));
+          }
+          if (!socket.data.out && socket.data.end) end();
+        };
+        Object.assign(socket, {
+          write: (bytes: Uint8Array) => {
+            socket.data.out = socket.data.out ? Buffer.concat([socket.data.out, bytes]) : new Uint8Array(bytes);
+            flush();
+            return bytes.length;
+          },
+          end: () => {
+            socket.data.end = true;
+            flush();
+          },
+          flush,
+        });
+      },
+      drain(socket) {
+        (socket as unknown as { flush(): void }).flush();
+      },
+      data(socket, chunk) {
+        socket.data.bytes.push(new Uint8Array(chunk));
+        const all = Buffer.concat(socket.data.bytes);
+        // A plain request is 74 bytes; a Hello (24 bytes) comes before it.
+        const hello = all[1] === ExtensionTag.Hello;
+        const want = hello ? HEADER_SIZE + new DataView(all.buffer, all.byteOffset).getUint32(2) + 74 : all[1] === Tag.DownloadPiece ? 74 : HEADER_SIZE;
+        if (socket.data.answered || all.length < want) return;
+        socket.data.answered = true;
+        requests.push(new Uint8Array(all));
+        answer(requests.length - 1, new Uint8Array(all), socket as unknown as Socket<{ bytes: Uint8Array[] }>);
+      },
+    },
+  });
+  return { port: listener.port, requests, stop: () => listener.stop(true) };
+}
+
+/** Answers like a Dragonfly server that knows only the plain tags: unknown tag → error frame, else the piece. */
+function dragonflyAnswer(_index: number, request: Uint8Array, socket: Socket<{ bytes: Uint8Array[] }>) {
+  if (request[1] !== Tag.DownloadPiece) {
+    socket.write(encodeErrorFrame(ErrorCode.InvalidArgument, `unsupported tag ${request[1]}`));
+    socket.end();
+    return;
+  }
+  const number = new DataView(request.buffer, request.byteOffset).getUint32(HEADER_SIZE + 64);
+  const metadata = metadataOf(number);
+  socket.write(Buffer.concat([encodePieceContentHead("standard", metadata), pieceBytes(number)]));
+  socket.end();
+}
+
+describe("compression on the wire", () => {
+  test("a compressing client and server move a log piece compressed; the bytes and CRC are the original's", async () => {
+    const { server, served, metrics } = startServer("auto");
+    await server.start();
+    try {
+      const clientMetrics = createTransportMetrics();
+      const transport = createPieceTransport({ compression: "auto", metrics: clientMetrics });
+      const { out, result } = await fetchPiece(transport, server.port, 0);
+      expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      expect(result.crc32).toBe(crc32(pieceBytes(0)));
+      expect(served.map((s) => s.mode)).toEqual(["compressed"]);
+      const wire = served[0]!.wireBytes!;
+      expect(wire).toBeLessThan(pieceBytes(0).length / 3);
+      expect(clientMetrics.compressionWireBytes.get({ direction: "download" })).toBe(wire);
+      expect(clientMetrics.compressionRawBytes.get({ direction: "download" })).toBe(4 * MiB);
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "compressed" })).toBe(1);
+      const odd = await fetchPiece(transport, server.port, 2);
+      expect(sha256(odd.out)).toBe(sha256(pieceBytes(2)));
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("random bytes are sent as they are after a sample, and counted as skipped", async () => {
+    const { server, served, metrics } = startServer("zstd");
+    await server.start();
+    try {
+      const transport = createPieceTransport({ compression: "auto" });
+      const { out } = await fetchPiece(transport, server.port, 1);
+      expect(sha256(out)).toBe(sha256(pieceBytes(1)));
+      expect(served[0]!.mode).toBe("plain");
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "skipped_ratio" })).toBe(1);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a plain client gets plain Vortex from a compressing server, byte for byte", async () => {
+    const { server, served } = startServer("zstd");
+    await server.start();
+    try {
+      const out = new Uint8Array(4 * MiB);
+      const result = await downloadPiece({ host: "127.0.0.1", port: server.port, taskId: TASK_ID, number: 0, write: (c, p) => void out.set(c, p) });
+      expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      expect(result.bytes).toBe(4 * MiB);
+      expect(served[0]!.mode).toBe("plain");
+      // The first frame is a plain PieceContent: no extension tag reaches a client that did not ask.
+      const first = await new Promise<Uint8Array>((resolve, reject) => {
+        Bun.connect({
+          hostname: "127.0.0.1",
+          port: server.port,
+          socket: {
+            open: (s) => void s.write(Buffer.concat([new Uint8Array([0, 0, 0, 0, 0, 68]), new TextEncoder().encode(TASK_ID), new Uint8Array(4)])),
+            data: (s, chunk) => {
+              resolve(new Uint8Array(chunk.subarray(0, HEADER_SIZE)));
+              s.terminate();
+            },
+            error: (_s, e) => reject(e),
+          },
+        }).catch(reject);
+      });
+      expect(decodeHeader(first).tag).toBe(Tag.PieceContent);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a server with compression off acknowledges the Hello and sends plain content", async () => {
+    const { server, served, metrics } = startServer("none");
+    await server.start();
+    try {
+      const transport = createPieceTransport({ compression: "auto" });
+      const { out } = await fetchPiece(transport, server.port, 0);
+      expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      expect(served[0]!.mode).toBe("plain");
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "not_negotiated" })).toBe(1);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("a parent that knows nothing of the extension is asked again plainly, then only plainly", async () => {
+    const fake = scriptedServer(dragonflyAnswer);
+    const log = memoryLogger();
+    try {
+      const transport = createPieceTransport({ compression: "auto", log });
+      const first = await fetchPiece(transport, fake.port, 0);
+      expect(sha256(first.out)).toBe(sha256(pieceBytes(0)));
+      expect(fake.requests.map((r) => r[1])).toEqual([ExtensionTag.Hello, Tag.DownloadPiece]);
+      const second = await fetchPiece(transport, fake.port, 1);
+      expect(sha256(second.out)).toBe(sha256(pieceBytes(1)));
+      expect(fake.requests.map((r) => r[1])).toEqual([ExtensionTag.Hello, Tag.DownloadPiece, Tag.DownloadPiece]);
+      expect(log.lines.filter((l) => /does not speak the Vortex extension/.test(l.message))).toHaveLength(1);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("a parent that hangs up on the Hello is asked again plainly", async () => {
+    const fake = scriptedServer((index, request, socket) => (index === 0 ? socket.terminate() : dragonflyAnswer(index, request, socket)));
+    try {
+      const transport = createPieceTransport({ compression: "auto", log: memoryLogger() });
+      const { out } = await fetchPiece(transport, fake.port, 2);
+      expect(sha256(out)).toBe(sha256(pieceBytes(2)));
+      expect(fake.requests).toHaveLength(2);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("a corrupted compressed block is detected and the piece fetched again uncompressed", async () => {
+    const raw = pieceBytes(0);
+    const fake = scriptedServer((index, request, socket) => {
+      if (request[1] !== ExtensionTag.Hello) return dragonflyAnswer(index, request, socket);
+      const frames = [encodeHelloAck({ mayCompress: true }), encodeCompressedContentHead(metadataOf(0), MiB)];
+      for (let at = 0; at < raw.length; at += MiB) {
+        const block = new Uint8Array(zstdCompressSync(raw.subarray(at, at + MiB)));
+        if (at === 2 * MiB) block[Math.floor(block.length / 2)]! ^= 0x5a;
+        frames.push(encodeBlock(BlockCodec.Zstd, MiB, block));
+      }
+      socket.write(Buffer.concat(frames));
+      socket.end();
+    });
+    const metrics = createTransportMetrics();
+    try {
+      const transport = createPieceTransport({ compression: "auto", metrics, log: memoryLogger() });
+      const { out, result } = await fetchPiece(transport, fake.port, 0);
+      expect(sha256(out)).toBe(sha256(raw));
+      expect(result.crc32).toBe(crc32(raw));
+      expect(fake.requests.map((r) => r[1])).toEqual([ExtensionTag.Hello, Tag.DownloadPiece]);
+      const failures = metrics.compressionFailures.get({ reason: "corrupt" }) + metrics.compressionFailures.get({ reason: "digest" });
+      expect(failures).toBe(1);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("a zip bomb (a block that inflates past its claimed size) is refused and the piece fetched plainly", async () => {
+    const bomb = new Uint8Array(zstdCompressSync(new Uint8Array(64 * MiB)));
+    expect(bomb.length).toBeLessThan(MiB);
+    const fake = scriptedServer((index, request, socket) => {
+      if (request[1] !== ExtensionTag.Hello) return dragonflyAnswer(index, request, socket);
+      socket.write(Buffer.concat([encodeHelloAck({ mayCompress: true }), encodeCompressedContentHead(metadataOf(0), MiB), encodeBlock(BlockCodec.Zstd, MiB, bomb)]));
+      socket.end();
+    });
+    const metrics = createTransportMetrics();
+    try {
+      const transport = createPieceTransport({ compression: "auto", metrics, log: memoryLogger() });
+      const { out } = await fetchPiece(transport, fake.port, 0);
+      expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      expect(metrics.compressionFailures.get({ reason: "bomb" })).toBe(1);
+      expect(fake.requests).toHaveLength(2);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("decompressBlock stops a bomb at its claimed size; the parser refuses blocks claiming more than the piece has", async () => {
+    const bomb = new Uint8Array(zstdCompressSync(new Uint8Array(32 * MiB)));
+    const error = await decompressBlock(bomb, MiB).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DecompressionError);
+    expect((error as DecompressionError).reason).toBe("bomb");
+    expect((error as Error).message).toBe("compressed block inflates past its claimed 1048576 bytes");
+    const short = await decompressBlock(new Uint8Array(zstdCompressSync(new Uint8Array(10))), 11).catch((e: unknown) => e);
+    expect((short as DecompressionError).reason).toBe("corrupt");
+
+    const parser = new ExtendedResponseParser();
+    const small = { ...metadataOf(0), length: 100 };
+    parser.push(encodeHelloAck({ mayCompress: true }));
+    expect(parser.push(encodeCompressedContentHead(small, MiB)).map((e) => e.type)).toEqual(["compressed"]);
+    expect(() => parser.push(encodeBlock(BlockCodec.Zstd, 101, new Uint8Array(10)))).toThrow(InvalidArgument);
+    const parser2 = new ExtendedResponseParser();
+    parser2.push(encodeHelloAck({ mayCompress: true }));
+    parser2.push(encodeCompressedContentHead(small, MiB));
+    expect(() => parser2.push(encodeBlock(BlockCodec.Zstd, 50, new Uint8Array(60)))).toThrow(/stores 60 bytes for 50 raw bytes/);
+  });
+
+  test("a compressed piece is cached and served to the next child without compressing again", async () => {
+    const { server, served, metrics, compression } = startServer("zstd");
+    await server.start();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { out } = await fetchPiece(createPieceTransport({ compression: "auto" }), server.port, 0);
+        expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      }
+      expect(served.map((s) => s.mode)).toEqual(["compressed", "compressed"]);
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "cached" })).toBe(1);
+      expect(compression.cachedBytes).toBe(served[0]!.wireBytes!);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("when compression pays", () => {
+  const sample = async () => pieceBytes(0).subarray(0, 64 * 1024);
+  const readSample = (position: number, length: number) => sample().then((b) => b.subarray(0, Math.min(length, b.length - 0)));
+
+  test("auto compresses a slow link, not one faster than this machine compresses", async () => {
+    const policy = new CompressionPolicy({ mode: "auto" });
+    const first = await policy.decide("a", 4 * MiB, true, { plainRate: 0, compressedRate: 0 }, readSample);
+    expect(first.compress).toBe(true);
+    expect(first.ratio!).toBeLessThan(0.3);
+    expect(policy.speed).toBeGreaterThan(0);
+    const slow = await policy.decide("b", 4 * MiB, true, { plainRate: 12.5e6 / 8, compressedRate: 0 }, readSample);
+    expect(slow).toMatchObject({ compress: true, reason: "compressed" });
+    const fast = await policy.decide("c", 4 * MiB, true, { plainRate: policy.speed * 10, compressedRate: 0 }, readSample);
+    expect(fast).toMatchObject({ compress: false, reason: "skipped_rate" });
+  });
+
+  test("auto keeps compressing only while compressed transfers beat plain ones, and re-measures plain ones", async () => {
+    const policy = new CompressionPolicy({ mode: "auto" });
+    expect((await policy.decide("a", MiB, true, { plainRate: 10e6, compressedRate: 40e6 }, readSample)).compress).toBe(true);
+    expect((await policy.decide("b", MiB, true, { plainRate: 40e6, compressedRate: 30e6 }, readSample)).compress).toBe(false);
+    expect((await policy.decide("c", MiB, true, { plainRate: 0, compressedRate: 30e6 }, readSample)).compress).toBe(false);
+    expect((await policy.decide("d", MiB, false, { plainRate: 0, compressedRate: 0 }, readSample)).reason).toBe("not_negotiated");
+  });
+
+  test("a child's rates are averaged per parent and forgotten after their time to live", () => {
+    const rates = new ParentRates(50);
+    rates.record("p:1", false, 4 * MiB, 1000);
+    rates.record("p:1", true, 4 * MiB, 250);
+    expect(rates.get("p:1")).toEqual({ plainRate: 4 * MiB, compressedRate: 16 * MiB });
+    expect(rates.get("p:2")).toEqual({ plainRate: 0, compressedRate: 0 });
+  });
+
+  test("a Hello round-trips its rates; zero means unknown", () => {
+    const frame = encodeHello({ acceptsZstd: true, plainRate: 1234.6, compressedRate: 0 });
+    expect(frame[1]).toBe(224);
+    expect(frame.length).toBe(HEADER_SIZE + 18);
+  });
+});
