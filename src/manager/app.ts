@@ -16,6 +16,7 @@ import type { ApiEnv, RequestBindings, RouteDeps } from "./api/route.ts";
 import { createServices, type Services } from "./services.ts";
 import { registerRoutes } from "./api/index.ts";
 import { createRpcHandler } from "./rpc/handler.ts";
+import { serveConsole } from "../../web/serve.ts";
 
 /** Dependencies of the app. */
 export interface AppOptions {
@@ -68,7 +69,8 @@ export function createApp(options: AppOptions): ManagerApp {
     log.error("Request failed", { path: c.req.path, method: c.req.method, error });
     return c.json({ message: "Internal error" }, 500);
   });
-  app.notFound((c) => c.json({ message: `Not found: "${c.req.path}"` }, 404));
+  // Anything else is the console (web/): its files, or index.html for its deep links.
+  app.notFound((c) => serveConsole(c.req.raw) ?? c.json({ message: `Not found: "${c.req.path}"` }, 404));
 
   app.get("/healthy", (c) => c.json("OK"));
   app.get("/metrics", (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
