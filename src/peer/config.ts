@@ -66,7 +66,10 @@ export const dfdaemonConfigSchema = z.strictObject({
   download: z
     .strictObject({
       server: z.strictObject({ socketPath: z.string().min(1).default(DEFAULT_SOCKET_PATH) }).prefault({}),
-      protocol: z.enum(["tcp"]).default("tcp"),
+      /** `rdma` uses RDMA READ where this host and the parent both have a usable device, TCP otherwise. */
+      protocol: z.enum(["tcp", "rdma"]).default("tcp"),
+      /** Ask parents for zstd-compressed pieces (a Vortex extension); `none` speaks plain Vortex only. */
+      compression: z.enum(["none", "auto", "zstd"]).default("none"),
       concurrentPieceCount: z.number().int().min(1).max(256).default(8),
       pieceTimeout: duration.default(360_000),
       collectedPieceTimeout: duration.default(360_000),
@@ -78,6 +81,8 @@ export const dfdaemonConfigSchema = z.strictObject({
       server: z.strictObject({ ip: ip.default("0.0.0.0"), port: port.default(4000) }).prefault({}),
       disableShared: z.boolean().default(false),
       bandwidthLimit: byteSize.optional(),
+      /** Compress pieces for children that ask: `auto` only when it pays, `zstd` whenever it shrinks them. */
+      compression: z.enum(["none", "auto", "zstd"]).default("auto"),
     })
     .prefault({}),
   storage: z

@@ -31,7 +31,8 @@ import { createObjectStorageSource, OBJECT_STORAGE_SCHEMES } from "./source/obje
 import { SourceRegistry } from "./source/source.ts";
 import { collectGarbage } from "./storage/gc.ts";
 import { Storage } from "./storage/storage.ts";
-import { createTcpPieceTransport } from "./transport/transport.ts";
+import { createTransportMetrics } from "./transport/metrics.ts";
+import { createDaemonTransports } from "./transport/select.ts";
 import { createVortexServer } from "./transport/vortex/server.ts";
 
 const USAGE = `Usage: dfdaemon [--config FILE] [--<config.key> VALUE]...
@@ -70,6 +71,14 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   const storage = new Storage({ dir: config.storage.dir, keep: config.storage.keep, log });
   storage.start();
   metrics.registry.gauge("libellula_stored_task_count", "Tasks in storage", () => storage.list().length);
+  const pieceTransports = createDaemonTransports({
+    protocol: config.download.protocol,
+    downloadCompression: config.download.compression,
+    uploadCompression: config.upload.compression,
+    timeoutMs: config.download.pieceTimeout,
+    log: log.child({ component: "transport" }),
+    metrics: createTransportMetrics(metrics.registry),
+  });
   const sources = new SourceRegistry()
     .register(["http", "https"], createHttpSource({ fetch: createUpstreamFetch(config.proxy) }))
     .register([...OBJECT_STORAGE_SCHEMES], createObjectStorageSource())
@@ -131,7 +140,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     storage,
     sources,
     schedulers,
-    transport: createTcpPieceTransport({ timeoutMs: config.download.pieceTimeout }),
+    transport: pieceTransports.transport,
     dial,
     identity: { ...identity, hostId },
     settings: {
@@ -149,7 +158,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   const persistentCache = new PersistentCacheManager({
     storage,
     schedulers,
-    transport: createTcpPieceTransport({ timeoutMs: config.download.pieceTimeout }),
+    transport: pieceTransports.transport,
     dial,
     identity: { ...identity, hostId },
     settings: {
@@ -178,6 +187,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     host: config.storage.server.ip ?? identity.ip,
     port: config.storage.server.tcpPort,
     log: log.child({ component: "vortex" }),
+    ...pieceTransports.server,
     async resolvePiece(taskId, number) {
       const task = storage.get(taskId);
       const piece = task?.pieces.get(number);
@@ -222,7 +232,11 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
         await vortex.start();
         vortexPort = vortex.port;
       },
-      stop: () => vortex.stop(),
+      stop: async () => {
+        await vortex.stop();
+        // Stopped last of the parts that use it: downloads stop first, then the server.
+        pieceTransports.close();
+      },
     },
     {
       name: "upload",

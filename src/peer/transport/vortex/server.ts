@@ -223,7 +223,7 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
               ack.rdma = served.endpoint;
             } catch (error) {
               ack.rdmaRefusal = errorMessage(error);
-              log.info("RDMA refused for a piece; serving it over TCP", { taskId: request.taskId, number: request.number, reason: ack.rdmaRefusal });
+              log.debug("RDMA refused for a piece; serving it over TCP", { taskId: request.taskId, number: request.number, reason: ack.rdmaRefusal });
             }
           }
         }
