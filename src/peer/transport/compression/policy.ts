@@ -113,8 +113,9 @@ export class CompressionPolicy {
   /** Whether compressing pays on a link with these measured rates. */
   #pays({ plainRate, compressedRate }: ChildRates): boolean {
     if (plainRate > 0 && compressedRate > 0) return compressedRate > plainRate * RATE_MARGIN;
-    // Only compressed transfers measured lately: send one plain piece to measure the link again.
-    if (compressedRate > 0) return false;
+    // Only compressed transfers measured lately: they ran slower than this machine compresses, so the link held
+    // them back and compression helps; at compression speed, send a plain piece to measure the link instead.
+    if (compressedRate > 0) return this.#speed > 0 && compressedRate < this.#speed * SPEED_MARGIN;
     // Only plain transfers measured: compress when this machine compresses faster than the link carries.
     if (plainRate > 0) return this.#speed === 0 || plainRate < this.#speed * SPEED_MARGIN;
     return true;
