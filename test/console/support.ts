@@ -107,6 +107,8 @@ export async function openPage(browser: Browser, base: string, options: { width?
     allow: (url, status) => allowed.push({ url, status }),
     async screenshot(name) {
       mkdirSync(RESULTS, { recursive: true });
+      // From the top, so the sticky header sits where a reader expects it in a full-page picture.
+      await page.evaluate(() => scrollTo(0, 0));
       await page.screenshot({ path: join(RESULTS, `console-${name}.png`), fullPage: true });
     },
     close: () => context.close(),

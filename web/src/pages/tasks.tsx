@@ -126,7 +126,7 @@ export function TasksPage() {
           </div>
         </form>
       </Card>
-      <GraphCard initialTask={location.query.get("graph") ?? ""} />
+      <GraphCard initialTask={location.query.get("graph") ?? ""} suggested={initialTask} />
     </Page>
   );
 }
@@ -136,8 +136,8 @@ function missingEndpoint(error: Error | undefined): boolean {
   return error instanceof ApiError && error.status === 404 && /^Not found: "\/api\/v1\/tasks/.test(error.message);
 }
 
-function GraphCard(props: { initialTask: string }) {
-  const [taskId, setTaskId] = useState(props.initialTask);
+function GraphCard(props: { initialTask: string; suggested: string }) {
+  const [taskId, setTaskId] = useState(props.initialTask || props.suggested);
   const [cluster, setCluster] = useState("");
   const clusters = useAsync(() => all<Cluster>("/api/v1/clusters"), []);
   const shown = props.initialTask;
