@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { extname, join, relative } from "node:path";
 
-const dist = join(import.meta.dir, "dist");
+/** The build to embed: web/dist, or the folder given as the first argument (the freshness test builds elsewhere). */
+const dist = process.argv[2] ?? join(import.meta.dir, "dist");
 const OUTPUT = "console-assets.ts";
 /** Content types of the files a build holds. */
 const TYPES: Record<string, string> = {
@@ -62,4 +63,4 @@ writeFileSync(
     "",
   ].join("\n"),
 );
-console.log(`Embedded ${entries.length} console files into web/dist/${OUTPUT}`);
+console.log(`Embedded ${entries.length} console files into ${join(relative(process.cwd(), dist) || ".", OUTPUT)}`);

@@ -129,3 +129,22 @@ test("changing the password ends the session; the new password signs in and the 
   expect(watched.problems).toEqual([]);
   await watched.close();
 });
+
+test("on a phone-sized screen the navigation folds into a menu button that opens it", async () => {
+  const watched = await openPage(browser, manager.url, { width: 390, height: 800 });
+  const { page } = watched;
+  await signIn(watched, "alice", "alice-password-2");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  expect(await nav.isVisible()).toBe(false);
+  const menu = page.getByRole("button", { name: "Menu" });
+  await menu.click();
+  expect(await menu.getAttribute("aria-expanded")).toBe("true");
+  await nav.getByRole("link", { name: "Access tokens" }).waitFor();
+  await watched.screenshot("mobile-menu");
+  await nav.getByRole("link", { name: "Access tokens" }).click();
+  await page.getByRole("heading", { level: 1, name: "Access tokens" }).waitFor();
+  expect(await nav.isVisible()).toBe(false);
+  await watched.screenshot("mobile-tokens");
+  expect(watched.problems).toEqual([]);
+  await watched.close();
+});

@@ -155,7 +155,7 @@ test("get_task from the Tasks page finds the seed peer holding the file; the his
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
   await page.getByRole("heading", { level: 1, name: "Job history" }).waitFor();
-  await expect(page.getByTestId("job-row").count()).resolves.toBe(2);
+  await waitFor(async () => (await page.getByTestId("job-row").count()) === 2, "both jobs in the history");
   await page.getByRole("combobox", { name: "Type" }).selectOption("preheat");
   await page.waitForURL(/type=preheat/);
   await waitFor(async () => (await page.getByTestId("job-row").count()) === 1, "the preheat filter");

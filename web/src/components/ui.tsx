@@ -83,7 +83,7 @@ export function ErrorState(props: { error: Error; retry?: () => void; title?: st
     <div class="state state-error" role="alert">
       <strong>{title}</strong>
       <p>{props.error.message}</p>
-      {props.retry && (
+      {props.retry && status !== 403 && status !== 404 && (
         <button type="button" class="button" onClick={props.retry}>
           Try again
         </button>
