@@ -1,7 +1,7 @@
 /** The manager's command line: flags and environment over the YAML config. */
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { configOverrides, flag, loadConfig, parseArgs } from "../common/config.ts";
+import { ConfigError, configOverrides, flag, loadConfig, parseArgs } from "../common/config.ts";
 import { managerConfigSchema, type ManagerConfig } from "./config.ts";
 
 /** Usage text. */
@@ -12,6 +12,8 @@ export const USAGE = `Usage: manager [--port N] [--grpc-port N] [--host ADDR] [-
   --host ADDR       Address to listen on (default 0.0.0.0)
   --data-dir DIR    Embedded PGlite data directory (default ~/.libellula/manager)
   --config FILE     YAML config file
+  --validate-config Check the config file, environment and flags, print "config OK: FILE" and exit
+                    without starting anything or opening the database
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), LIBELLULA_INITIAL_ROOT_PASSWORD,
   LIBELLULA_JWT_KEY (HS256 key shared by instances; else one is generated and kept in the database)`;
 
@@ -20,9 +22,15 @@ export function defaultDataDir(): string {
   return join(homedir(), ".libellula", "manager");
 }
 
-/** Reads the config from arguments and environment. */
+/** Flags of the manager's own besides dotted config keys. */
+const FLAGS = ["port", "grpc-port", "host", "data-dir", "config", "help", "validate-config"];
+
+/** Reads the config from arguments and environment; throws ConfigError on an unknown flag or a bad value. */
 export function configFromArgs(argv: readonly string[], env: Record<string, string | undefined>): ManagerConfig {
-  const args = parseArgs(argv, ["help"], { h: "help" });
+  const args = parseArgs(argv, ["help", "validate-config"], { h: "help" });
+  const unknownFlag = Object.keys(args.flags).find((name) => !name.includes(".") && !FLAGS.includes(name));
+  const unknown = unknownFlag !== undefined ? `--${unknownFlag}` : args.positionals[0];
+  if (unknown !== undefined) throw new ConfigError(`Unknown argument "${unknown}"`);
   // Environment first, then flags, both over the file.
   const overrides: Record<string, string> = {};
   const text = (value: string) => JSON.stringify(value);
@@ -42,6 +50,16 @@ export function configFromArgs(argv: readonly string[], env: Record<string, stri
   const config = loadConfig(managerConfigSchema, { file: flag(args, "config"), overrides });
   if (!config.database.url && !config.database.dataDir) config.database.dataDir = defaultDataDir();
   return config;
+}
+
+/** The `--config` file named in the arguments, if any. */
+export function configFile(argv: readonly string[]): string | undefined {
+  return flag(parseArgs(argv, ["help", "validate-config"], { h: "help" }), "config");
+}
+
+/** Whether the arguments ask only to check the config. */
+export function wantsValidation(argv: readonly string[]): boolean {
+  return argv.includes("--validate-config");
 }
 
 /** Whether the arguments ask for help. */

@@ -5,7 +5,7 @@
 import { errorMessage } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { startGrpcServer } from "../common/rpc.ts";
-import { configFromArgs, USAGE, wantsHelp } from "./cli.ts";
+import { configFile, configFromArgs, USAGE, wantsHelp, wantsValidation } from "./cli.ts";
 import { createManager } from "./manager.ts";
 import { rpcRoutes } from "./rpc/handler.ts";
 
@@ -22,6 +22,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     console.error(errorMessage(error));
     return 2;
+  }
+  if (wantsValidation(argv)) {
+    console.log(`config OK: ${configFile(argv) ?? "(defaults, environment and flags)"}`);
+    return 0;
   }
   let manager;
   try {

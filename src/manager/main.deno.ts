@@ -4,7 +4,7 @@
  */
 import { errorMessage } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
-import { configFromArgs, USAGE, wantsHelp } from "./cli.ts";
+import { configFile, configFromArgs, USAGE, wantsHelp, wantsValidation } from "./cli.ts";
 import { createManager } from "./manager.ts";
 
 /** The part of Deno's API this file uses. */
@@ -31,6 +31,10 @@ async function run(): Promise<number> {
   } catch (error) {
     console.error(errorMessage(error));
     return 2;
+  }
+  if (wantsValidation(Deno.args)) {
+    console.log(`config OK: ${configFile(Deno.args) ?? "(defaults, environment and flags)"}`);
+    return 0;
   }
   const manager = await createManager({ config, log });
   const abort = new AbortController();

@@ -41,9 +41,10 @@ Runs the peer daemon. Every key of the YAML config can be given as a flag, e.g.
   --host.ip 10.0.0.5 --storage.dir /var/lib/dragonfly --seedPeer.enable true
   --scheduler.addrs '["10.0.0.1:8002"]'
 Options:
-  --config FILE   YAML config (Dragonfly's dfdaemon.yaml keys)
-  -h, --help      this help
-  -V, --version   print the version`;
+  --config FILE       YAML config (Dragonfly's dfdaemon.yaml keys)
+  --validate-config   check the config file and flags, print "config OK: FILE" and exit without starting
+  -h, --help          this help
+  -V, --version       print the version`;
 
 /** A running dfdaemon, for tests and the all-in-one cluster. */
 export interface Dfdaemon extends AsyncDisposable {
@@ -373,7 +374,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
 
 /** Runs dfdaemon with command-line arguments; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["help", "version"], { h: "help", V: "version" });
+  const args = parseArgs(argv, ["help", "version", "validate-config"], { h: "help", V: "version" });
   if (flag(args, "help")) {
     console.log(USAGE);
     return 0;
@@ -382,7 +383,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`dfdaemon ${VERSION}`);
     return 0;
   }
-  const unknown = Object.keys(args.flags).filter((f) => !f.includes(".") && !["config", "help", "version"].includes(f));
+  const unknown = Object.keys(args.flags).filter((f) => !f.includes(".") && !["config", "help", "version", "validate-config"].includes(f));
   if (unknown.length > 0 || args.positionals.length > 0) {
     console.error(`dfdaemon: unknown argument "${unknown[0] ?? args.positionals[0]}"\n\n${USAGE}`);
     return 2;
@@ -393,6 +394,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     console.error(`dfdaemon: ${error instanceof ConfigError ? error.message : errorMessage(error)}`);
     return 2;
+  }
+  if (flag(args, "validate-config")) {
+    console.log(`config OK: ${flag(args, "config") ?? "(defaults and flags)"}`);
+    return 0;
   }
   const log = createLogger({ component: "dfdaemon" });
   let daemon: Dfdaemon;

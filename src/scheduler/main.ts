@@ -14,11 +14,12 @@ Runs the Libellula scheduler (scheduler.v2.Scheduler over gRPC).
 Options:
   --config FILE          YAML config with Dragonfly's camelCase keys
   --KEY VALUE            any config key, e.g. --server.port 9000 --manager.addr 127.0.0.1:65003
+  --validate-config      check the config file and flags, print "config OK: FILE" and exit without starting
   -h, --help             this help`;
 
 /** Runs the scheduler until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["help"], { h: "help" });
+  const args = parseArgs(argv, ["help", "validate-config"], { h: "help" });
   if (flag(args, "help")) {
     console.log(USAGE);
     return 0;
@@ -27,7 +28,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`scheduler: unexpected argument "${args.positionals[0]}"\n\n${USAGE}`);
     return 2;
   }
-  const unknown = Object.keys(args.flags).filter((name) => name !== "config" && !name.includes("."));
+  const unknown = Object.keys(args.flags).filter((name) => !["config", "validate-config"].includes(name) && !name.includes("."));
   if (unknown.length > 0) {
     console.error(`scheduler: unknown flag "--${unknown[0]}"\n\n${USAGE}`);
     return 2;
@@ -38,6 +39,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     console.error(`scheduler: ${errorMessage(error)}`);
     return 2;
+  }
+  if (flag(args, "validate-config")) {
+    console.log(`config OK: ${flag(args, "config") ?? "(defaults and flags)"}`);
+    return 0;
   }
   setLogLevel(config.log.level);
   const log = createLogger({ component: "scheduler" });
