@@ -23,6 +23,7 @@ import { createProxy } from "./proxy/index.ts";
 import { createUpstreamFetch } from "./proxy/upstream-fetch.ts";
 import { downloadRoutes } from "./rpc/download-service.ts";
 import { uploadRoutes } from "./rpc/upload-service.ts";
+import { AZURE_BLOB_SCHEMES, createAzureBlobSource } from "./source/azure-blob.ts";
 import { createHdfsSource } from "./source/hdfs.ts";
 import { createHttpSource } from "./source/http.ts";
 import { createHuggingFaceSource } from "./source/hugging-face.ts";
@@ -83,6 +84,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   const sources = new SourceRegistry()
     .register(["http", "https"], createHttpSource({ fetch: createUpstreamFetch(config.proxy) }))
     .register([...OBJECT_STORAGE_SCHEMES], createObjectStorageSource())
+    .register([...AZURE_BLOB_SCHEMES], createAzureBlobSource())
     .register(["hdfs"], createHdfsSource())
     .register(["hf"], createHuggingFaceSource())
     .register(["modelscope"], createModelScopeSource());
