@@ -32,7 +32,7 @@ async function signedFetch(method: string, url: URL, body?: Uint8Array, extra: R
     ...extra,
   };
   headers.authorization = sharedKeySignature({ name: DEV_ACCOUNT, key: Buffer.from(DEV_KEY, "base64") }, method, url, headers);
-  return fetch(url, { method, headers, ...(body ? { body } : {}) });
+  return fetch(url, { method, headers, ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}) });
 }
 
 /** Starts Azurite's blob service. */
