@@ -283,8 +283,8 @@ export function createDfdaemonClient(options: DfdaemonClientOptions = {}): Dfdae
       for await (const message of stream) {
         const r = message.response;
         if (r.case === "downloadTaskStartedResponse") {
+          // Its `pieces` are the pieces to come, not finished ones: every piece is reported by a later message.
           contentLength = Number(r.value.contentLength);
-          for (const piece of r.value.pieces) if (!writer) counter.add(piece.number, Number(piece.length));
           yield {
             type: "started",
             taskId: message.taskId,
