@@ -139,6 +139,7 @@ try {
     "--server.advertiseIP", "127.0.0.1",
     "--server.port", String(PORTS.scheduler),
     "--metrics.server.port", String(PORTS.schedulerOps),
+    "--server.dataDir", join(data, "scheduler"),
     ...(withManager ? ["--manager.addr", `127.0.0.1:${PORTS.managerGrpc}`] : []),
   ]);
   await waitHealthy("scheduler", `http://127.0.0.1:${PORTS.schedulerOps}/healthy`);

@@ -36,6 +36,8 @@ export const schedulerConfigSchema = z.strictObject({
       port: port.default(DEFAULT_SCHEDULER_PORT),
       /** Hostname reported to the manager. */
       host: z.string().min(1).optional(),
+      /** Where state that must survive a restart is kept (persistent cache metadata); in memory only when unset. */
+      dataDir: z.string().min(1).optional(),
     })
     .prefault({}),
   host: z

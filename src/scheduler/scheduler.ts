@@ -84,6 +84,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     log,
     client: options.persistentCacheClient,
     candidateParentLimit: () => settings.candidateParentLimit,
+    ...(config.server.dataDir ? { dataDir: config.server.dataDir } : {}),
   });
   const service = new SchedulerService({
     resource,

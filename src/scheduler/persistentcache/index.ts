@@ -1,12 +1,14 @@
-/** Persistent cache tasks on the scheduler: metadata in memory with TTLs, replication to other hosts, deletion everywhere. */
+/** Persistent cache tasks on the scheduler: metadata in memory (and on disk with a data directory) with TTLs, replication to other hosts, deletion everywhere. */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Scheduler } from "../../gen/scheduler/v2/scheduler_pb.ts";
+import { errorMessage } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import type { HostManager } from "../resource/host-manager.ts";
 import { createPersistentCacheDfdaemonClient, type PersistentCacheDfdaemonClient } from "./dfdaemon-client.ts";
 import { Replicator } from "./replicator.ts";
 import { PersistentCacheResource } from "./resource.ts";
 import { PersistentCacheService } from "./service.ts";
+import { PersistentCacheStore } from "./store.ts";
 
 export { PersistentCacheResource } from "./resource.ts";
 export type { PersistentCacheDfdaemonClient } from "./dfdaemon-client.ts";
@@ -25,7 +27,14 @@ export interface PersistentCacheOptions {
   replicationRetryIntervalMs?: number;
   /** Parents offered per scheduling decision. */
   candidateParentLimit?: () => number;
+  /** Where the metadata is kept across restarts; in memory only when unset. */
+  dataDir?: string;
+  /** How long copies kept across a restart wait for their hosts to announce themselves. */
+  restoreGraceMs?: number;
 }
+
+/** Default time copies kept across a restart wait for their hosts. */
+export const DEFAULT_RESTORE_GRACE_MS = 5 * 60_000;
 
 /** The persistent cache part of a scheduler, with a lifecycle. */
 export interface PersistentCache {
@@ -59,6 +68,14 @@ export function createPersistentCache(options: PersistentCacheOptions): Persiste
     log,
     candidateParentLimit: options.candidateParentLimit,
   });
+  const store = options.dataDir ? new PersistentCacheStore(options.dataDir) : undefined;
+  const save = () => {
+    try {
+      store?.save(resource);
+    } catch (error) {
+      log.warn("Cannot write the persistent cache metadata", { path: store?.path, error: errorMessage(error) });
+    }
+  };
   let timer: ReturnType<typeof setInterval> | undefined;
   return {
     resource,
@@ -67,14 +84,24 @@ export function createPersistentCache(options: PersistentCacheOptions): Persiste
     implementation: () => service.implementation(),
     async sweep() {
       await Promise.allSettled(replicator.sweep());
+      save();
     },
     async start() {
-      timer = setInterval(() => void replicator.sweep(), options.sweepIntervalMs ?? DEFAULT_PERSISTENT_CACHE_SWEEP_INTERVAL_MS);
+      if (store) {
+        const restored = store.restore(resource, options.restoreGraceMs ?? DEFAULT_RESTORE_GRACE_MS);
+        if (restored.length > 0) log.info("Restored persistent cache tasks", { tasks: restored.length, path: store.path });
+      }
+      timer = setInterval(() => {
+        void replicator.sweep();
+        save();
+      }, options.sweepIntervalMs ?? DEFAULT_PERSISTENT_CACHE_SWEEP_INTERVAL_MS);
       timer.unref?.();
     },
     async stop() {
       clearInterval(timer);
       timer = undefined;
+      save();
+      store?.close();
       for (const task of resource.allTasks()) task.controller.abort();
       await Promise.allSettled(replicator.pending());
       client.close();

@@ -8,6 +8,7 @@ import type { Logger } from "../../common/log.ts";
 import type { Host } from "../resource/host.ts";
 import type { HostManager } from "../resource/host-manager.ts";
 import type { PersistentCacheDfdaemonClient } from "./dfdaemon-client.ts";
+import { PersistentCachePeer } from "./peer.ts";
 import type { PersistentCacheResource } from "./resource.ts";
 import { PersistentCacheTaskState, type PersistentCacheTask } from "./task.ts";
 
@@ -120,7 +121,7 @@ export class Replicator {
 
   /** Hosts that may take a new copy: holding nothing of the task, sharing data, with room, not failing lately. */
   chooseHosts(task: PersistentCacheTask, count: number, now = Date.now()): Host[] {
-    const taken = new Set<string>(task.replicating);
+    const taken = new Set<string>([...task.replicating, ...task.awaitedCopies.keys()]);
     for (const peer of task.peers.values()) if (peer.state !== "Failed") taken.add(peer.host.id);
     for (const [id, at] of task.failedHosts) {
       if (now - at < this.failedHostTimeoutMs) taken.add(id);
@@ -179,6 +180,31 @@ export class Replicator {
   }
 
   /**
+   * Attaches copies kept across a restart whose hosts announced themselves again, and drops those whose hosts
+   * did not return in time; returns whether a persistent one was dropped.
+   */
+  private attachAwaited(task: PersistentCacheTask, now: number): boolean {
+    if (task.awaitedCopies.size === 0) return false;
+    const { hosts, resource } = this.options;
+    let dropped = false;
+    for (const [hostId, copy] of [...task.awaitedCopies]) {
+      const host = hosts.load(hostId);
+      if (host) {
+        const peer = new PersistentCachePeer(copy.peerId, copy.persistent, task, host, now);
+        peer.event("Upload", now);
+        peer.event("Succeeded", now);
+        resource.storePeer(peer);
+        task.awaitedCopies.delete(hostId);
+      } else if (now >= task.awaitedUntil) {
+        dropped ||= copy.persistent;
+        task.awaitedCopies.delete(hostId);
+        this.options.log.warn("A persistent cache copy's host did not return after the restart", { taskId: task.id, hostId });
+      }
+    }
+    return dropped;
+  }
+
+  /**
    * One pass over every task: expired tasks are deleted everywhere, peers on hosts that left are dropped, uploads
    * whose uploader left fail, and under-replicated tasks are replicated again.
    */
@@ -190,13 +216,13 @@ export class Replicator {
         work.push(this.deleteEverywhere(task, "ttl"));
         continue;
       }
-      let lostReplica = false;
+      let lostReplica = this.attachAwaited(task, now);
       for (const peer of [...task.peers.values()]) {
         if (hosts.load(peer.host.id) === peer.host) continue;
         lostReplica ||= peer.persistent;
         resource.deletePeer(peer);
       }
-      if (task.peers.size === 0 && task.replicating.size === 0) {
+      if (task.peers.size === 0 && task.replicating.size === 0 && task.awaitedCopies.size === 0) {
         resource.deleteTask(task.id);
         continue;
       }

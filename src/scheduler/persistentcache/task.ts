@@ -31,6 +31,12 @@ export const PERSISTENT_CACHE_TASK_TRANSITIONS: readonly Transition<PersistentCa
   { event: E.Failed, from: [S.Uploading], to: S.Failed },
 ];
 
+/** A copy known from before a restart whose host has not announced itself since. */
+export interface AwaitedCopy {
+  peerId: string;
+  persistent: boolean;
+}
+
 /** What a task is created with (from UploadPersistentCacheTaskStarted). */
 export interface PersistentCacheTaskInit {
   id: string;
@@ -68,6 +74,10 @@ export class PersistentCacheTask {
   readonly failedHosts = new Map<string, number>();
   /** When replication last ran (ms since epoch). */
   lastReplicationAt = 0;
+  /** Copies kept across a restart, by host ID, attached when their hosts announce themselves again. */
+  readonly awaitedCopies = new Map<string, AwaitedCopy>();
+  /** When awaited copies whose hosts did not return are dropped (ms since epoch). */
+  awaitedUntil = 0;
   /** Aborted when the task is deleted or expires, to stop its replications. */
   readonly controller = new AbortController();
 
@@ -119,6 +129,7 @@ export class PersistentCacheTask {
     const ids = new Set<string>();
     for (const peer of this.peers.values()) if (peer.persistent && peer.state !== "Failed") ids.add(peer.host.id);
     for (const id of this.replicating) ids.add(id);
+    for (const [id, copy] of this.awaitedCopies) if (copy.persistent) ids.add(id);
     return ids;
   }
 
