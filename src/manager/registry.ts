@@ -181,14 +181,22 @@ export function createRegistry(db: Database, config: ManagerConfig, changed: () 
     },
 
     /** A heartbeat: marks the instance active now; `intervalMs` replaces its expected interval when given. */
-    async heartbeat(actor: Actor, source: Source, input: { hostname: string; ip: string; clusterId: number; intervalMs?: number }): Promise<number> {
+    async heartbeat(
+      actor: Actor,
+      source: Source,
+      input: { hostname: string; ip: string; clusterId: number; intervalMs?: number; version?: string; commit?: string },
+    ): Promise<number> {
       requireHost(input.hostname, input.ip);
+      if (input.version !== undefined && !/^[^\u0000]{1,256}$/.test(input.version)) throw new InvalidArgument(`Invalid "version": "${input.version.slice(0, 64)}"`);
+      if (input.commit !== undefined && !/^[^\u0000]{0,256}$/.test(input.commit)) throw new InvalidArgument(`Invalid "commit": "${input.commit.slice(0, 64)}"`);
+      const release = input.version ? { git_version: input.version, git_commit: input.commit ?? "" } : {};
       if (source === "scheduler") {
         const cluster = await resolveCluster(actor, input.clusterId);
         const set = {
           state: "active",
           last_keep_alive_at: new Date(),
           ...(input.intervalMs ? { keep_alive_interval_ms: Math.max(10, input.intervalMs) } : {}),
+          ...release,
         };
         const rows = await db
           .update(scheduler)
@@ -202,7 +210,7 @@ export function createRegistry(db: Database, config: ManagerConfig, changed: () 
       const cluster = await resolveSeedCluster(actor, input.clusterId);
       const rows = await db
         .update(seedPeer)
-        .set({ state: "active", last_keep_alive_at: new Date(), ...(input.intervalMs ? { keep_alive_interval_ms: Math.max(10, input.intervalMs) } : {}) })
+        .set({ state: "active", last_keep_alive_at: new Date(), ...(input.intervalMs ? { keep_alive_interval_ms: Math.max(10, input.intervalMs) } : {}), ...release })
         .where(and(eq(seedPeer.host_name, input.hostname), eq(seedPeer.ip, input.ip), eq(seedPeer.seed_peer_cluster_id, cluster.id)))
         .returning({ interval: seedPeer.keep_alive_interval_ms });
       if (rows.length === 0) throw new NotFound(`Seed peer "${input.hostname}" not found`);

@@ -12,6 +12,7 @@ import { createTokenService } from "./api/personal-access-tokens/service.ts";
 import { createRoleService } from "./api/roles/service.ts";
 import { createSchedulerClusterService } from "./api/scheduler-clusters/service.ts";
 import { createSeedPeerClusterService } from "./api/seed-peer-clusters/service.ts";
+import { createStatsService } from "./api/stats/service.ts";
 import { createTenantService } from "./api/tenants/service.ts";
 import { createUserService } from "./api/users/service.ts";
 import { peer, scheduler, schedulerCluster, seedPeer, seedPeerCluster } from "./db/schema.ts";
@@ -58,5 +59,6 @@ export function createServices({ db, config, auth }: { db: Database; config: Man
     applications: createApplicationService(deps),
     configs: createConfigService(deps),
     jobs: createJobService(deps),
+    stats: createStatsService(deps),
   };
 }

@@ -88,6 +88,8 @@ export const schedulerConfigSchema = z.strictObject({
       addr: z.string().min(1).optional(),
       schedulerClusterID: z.number().int().min(1).default(1),
       keepAlive: z.strictObject({ interval: positiveDuration.default(5_000) }).prefault({}),
+      /** How often traffic and activity are reported to the manager (the console's dashboard and task graphs). */
+      statsInterval: positiveDuration.default(10_000),
     })
     .prefault({}),
   dynConfig: z.strictObject({ refreshInterval: positiveDuration.default(60_000) }).prefault({}),

@@ -18,6 +18,7 @@ import { createResource, type Resource } from "./resource/resource.ts";
 import { SchedulerService } from "./rpc/scheduler-service.ts";
 import { Scheduling } from "./scheduling/scheduling.ts";
 import { SeedPeers, createSeedPeerClient, type SeedPeerClient } from "./scheduling/seed-peer.ts";
+import { StatsReporter, TrafficStats } from "./stats.ts";
 import { settingsFromConfig, type SchedulingSettings } from "./scheduling/settings.ts";
 
 /** Dependencies of a scheduler; all optional. */
@@ -45,6 +46,8 @@ export interface SchedulerInstance extends Service, AsyncDisposable {
   readonly registry: Registry;
   readonly manager: ManagerClient | undefined;
   readonly jobs: JobWorker | undefined;
+  /** Traffic counted since the last report to the manager. */
+  readonly traffic: TrafficStats;
   /** Persistent cache tasks (dfcache import/export). */
   readonly persistentCache: PersistentCache;
   /** The bound gRPC port (after start). */
@@ -79,6 +82,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   });
   const onDecision = (decision: string) => metrics.decisions.inc({ decision });
   const scheduling = new Scheduling({ settings, seeds, log, onDecision });
+  const traffic = new TrafficStats();
   const persistentCache = createPersistentCache({
     hosts: resource.hosts,
     log,
@@ -96,6 +100,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     onRequest: (type) => metrics.announcePeerRequests.inc({ type }),
     onDecision,
     onHostDeleted: () => void persistentCache.sweep(),
+    onPiece: config.manager.addr ? (peer, piece, fromSource, parent) => traffic.recordPiece(peer, piece, fromSource, parent) : undefined,
     preheat: (args, signal) => executors.preheat!(args as unknown as Record<string, unknown>, signal),
   });
   const identity = advertisedIdentity(config);
@@ -119,6 +124,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   let server: GrpcServer | undefined;
   let manager: ManagerClient | undefined;
   let jobs: JobWorker | undefined;
+  let reporter: StatsReporter | undefined;
 
   const instance: SchedulerInstance = {
     name: "scheduler",
@@ -137,6 +143,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     get jobs() {
       return jobs;
     },
+    traffic,
     persistentCache,
     get port() {
       return server?.port ?? 0;
@@ -166,6 +173,17 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
           onDynconfig: (dynconfig) => applyDynconfig(settings, seeds, dynconfig),
         });
         await manager.start();
+        reporter = new StatsReporter({
+          addr: config.manager.addr,
+          hostname: identity.hostname,
+          ip: identity.ip,
+          clusterId: config.manager.schedulerClusterID,
+          intervalMs: config.manager.statsInterval,
+          stats: traffic,
+          resource,
+          log,
+        });
+        await reporter.start();
         if (config.job.enable) {
           jobs = new JobWorker({
             addr: config.manager.addr,
@@ -184,6 +202,7 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
     },
     async stop() {
       await jobs?.stop();
+      await reporter?.stop();
       dfdaemon.close();
       await manager?.stop();
       await gc.stop();

@@ -14,6 +14,7 @@ import { defineRoute, type ApiApp, type RouteDeps } from "./route.ts";
 import { schedulerClusterRoutes } from "./scheduler-clusters/routes.ts";
 import { CreateScheduler, FEATURES, Scheduler, SchedulerFilter, UpdateScheduler } from "./schedulers/types.ts";
 import { seedPeerClusterRoutes } from "./seed-peer-clusters/routes.ts";
+import { statsRoutes } from "./stats/routes.ts";
 import { CreateSeedPeer, SeedPeer, SeedPeerFilter, UpdateSeedPeer } from "./seed-peers/types.ts";
 import { tenantRoutes } from "./tenants/routes.ts";
 import { userRoutes } from "./users/routes.ts";
@@ -45,6 +46,7 @@ export function registerRoutes(app: ApiApp, deps: RouteDeps, services: Services)
   instanceRoutes(app, deps, services.peers, {
     base: "/api/v1/peers", tag: "Peers", group: "peers", noun: "peer", create: CreatePeer, item: Peer, filter: PeerFilter,
   });
+  statsRoutes(app, deps, services.stats);
   applicationRoutes(app, deps, services.applications);
   configRoutes(app, deps, services.configs);
   jobRoutes(app, deps, services.jobs, "/api/v1/jobs", { group: "jobs" }, "Jobs");

@@ -88,5 +88,27 @@ export const MIGRATIONS: Migration[] = [
       "INSERT INTO \"role_permission\" (\"role\", \"object\", \"action\")\nSELECT 'guest', g, 'read' FROM unnest(ARRAY['permissions','clusters','scheduler-clusters','schedulers',\n  'scheduler-features','seed-peer-clusters','seed-peers','peers','configs','jobs','applications']) AS g\nUNION ALL\nSELECT 'guest', 'personal-access-tokens', '*';",
       "INSERT INTO \"config\" (\"name\", \"value\", \"bio\")\nVALUES ('gc', '{\"audit\":{\"ttl\":604800000000000},\"job\":{\"ttl\":21600000000000}}', 'Garbage collection of audits and jobs');"
     ]
+  },
+  {
+    "tag": "0002_stats",
+    "when": 1795928680134,
+    "hash": "964a3b01b119edad26db160ffc23273fbbeeeccfeed49f2dc8b0d65ba349d3df",
+    "statements": [
+      "CREATE TABLE \"task_transfer\" (\n\t\"tenant_id\" integer NOT NULL,\n\t\"scheduler_cluster_id\" integer NOT NULL,\n\t\"task_id\" text NOT NULL,\n\t\"child_host_id\" text NOT NULL,\n\t\"child_hostname\" text NOT NULL,\n\t\"child_ip\" text NOT NULL,\n\t\"child_type\" text DEFAULT 'normal' NOT NULL,\n\t\"parent_host_id\" text DEFAULT '' NOT NULL,\n\t\"parent_hostname\" text DEFAULT '' NOT NULL,\n\t\"parent_ip\" text DEFAULT '' NOT NULL,\n\t\"parent_type\" text DEFAULT '' NOT NULL,\n\t\"bytes\" bigint DEFAULT 0 NOT NULL,\n\t\"pieces\" integer DEFAULT 0 NOT NULL,\n\t\"created_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"updated_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"task_transfer_scheduler_cluster_id_task_id_child_host_id_parent_host_id_pk\" PRIMARY KEY(\"scheduler_cluster_id\",\"task_id\",\"child_host_id\",\"parent_host_id\")\n);",
+      "CREATE TABLE \"traffic_bucket\" (\n\t\"tenant_id\" integer NOT NULL,\n\t\"scheduler_cluster_id\" integer NOT NULL,\n\t\"scheduler_id\" integer NOT NULL,\n\t\"bucket_start\" timestamp with time zone NOT NULL,\n\t\"back_to_source_bytes\" bigint DEFAULT 0 NOT NULL,\n\t\"remote_peer_bytes\" bigint DEFAULT 0 NOT NULL,\n\t\"local_peer_bytes\" bigint DEFAULT 0 NOT NULL,\n\t\"active_tasks\" integer DEFAULT 0 NOT NULL,\n\t\"active_peers\" integer DEFAULT 0 NOT NULL,\n\t\"hosts\" integer DEFAULT 0 NOT NULL,\n\t\"reported_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\tCONSTRAINT \"traffic_bucket_scheduler_id_bucket_start_pk\" PRIMARY KEY(\"scheduler_id\",\"bucket_start\")\n);",
+      "ALTER TABLE \"scheduler\" ADD COLUMN \"git_version\" text DEFAULT '' NOT NULL;",
+      "ALTER TABLE \"scheduler\" ADD COLUMN \"git_commit\" text DEFAULT '' NOT NULL;",
+      "ALTER TABLE \"seed_peer\" ADD COLUMN \"git_version\" text DEFAULT '' NOT NULL;",
+      "ALTER TABLE \"seed_peer\" ADD COLUMN \"git_commit\" text DEFAULT '' NOT NULL;",
+      "ALTER TABLE \"task_transfer\" ADD CONSTRAINT \"task_transfer_tenant_id_tenant_id_fk\" FOREIGN KEY (\"tenant_id\") REFERENCES \"public\".\"tenant\"(\"id\") ON DELETE no action ON UPDATE no action;",
+      "ALTER TABLE \"task_transfer\" ADD CONSTRAINT \"task_transfer_scheduler_cluster_id_scheduler_cluster_id_fk\" FOREIGN KEY (\"scheduler_cluster_id\") REFERENCES \"public\".\"scheduler_cluster\"(\"id\") ON DELETE cascade ON UPDATE no action;",
+      "ALTER TABLE \"traffic_bucket\" ADD CONSTRAINT \"traffic_bucket_tenant_id_tenant_id_fk\" FOREIGN KEY (\"tenant_id\") REFERENCES \"public\".\"tenant\"(\"id\") ON DELETE no action ON UPDATE no action;",
+      "ALTER TABLE \"traffic_bucket\" ADD CONSTRAINT \"traffic_bucket_scheduler_cluster_id_scheduler_cluster_id_fk\" FOREIGN KEY (\"scheduler_cluster_id\") REFERENCES \"public\".\"scheduler_cluster\"(\"id\") ON DELETE cascade ON UPDATE no action;",
+      "CREATE INDEX \"task_transfer_task_idx\" ON \"task_transfer\" USING btree (\"task_id\");",
+      "CREATE INDEX \"task_transfer_updated_idx\" ON \"task_transfer\" USING btree (\"updated_at\");",
+      "CREATE INDEX \"traffic_bucket_cluster_time_idx\" ON \"traffic_bucket\" USING btree (\"scheduler_cluster_id\",\"bucket_start\");",
+      "CREATE INDEX \"traffic_bucket_tenant_time_idx\" ON \"traffic_bucket\" USING btree (\"tenant_id\",\"bucket_start\");",
+      "CREATE INDEX \"traffic_bucket_time_idx\" ON \"traffic_bucket\" USING btree (\"bucket_start\");"
+    ]
   }
 ];

@@ -3,6 +3,7 @@
  * Dragonfly's), so rows leave services without renaming. Every tenant-owned row carries `tenant_id`.
  */
 import {
+  bigint,
   boolean,
   index,
   integer,
@@ -177,6 +178,9 @@ export const scheduler = pgTable(
     config: jsonb("config").$type<JsonObject>().notNull().default({}),
     keep_alive_interval_ms: integer("keep_alive_interval_ms").notNull().default(5000),
     last_keep_alive_at: timestamp("last_keep_alive_at", { withTimezone: true }),
+    /** Release and commit the scheduler reports with its stats (Libellula's extension). */
+    git_version: text("git_version").notNull().default(""),
+    git_commit: text("git_commit").notNull().default(""),
     scheduler_cluster_id: integer("scheduler_cluster_id").notNull().references(() => schedulerCluster.id),
     ...timestamps,
   },
@@ -203,6 +207,9 @@ export const seedPeer = pgTable(
     state: text("state").notNull().default("active"),
     keep_alive_interval_ms: integer("keep_alive_interval_ms").notNull().default(5000),
     last_keep_alive_at: timestamp("last_keep_alive_at", { withTimezone: true }),
+    /** Release and commit the seed peer reports with its heartbeats (Libellula's extension). */
+    git_version: text("git_version").notNull().default(""),
+    git_commit: text("git_commit").notNull().default(""),
     seed_peer_cluster_id: integer("seed_peer_cluster_id").notNull().references(() => seedPeerCluster.id),
     ...timestamps,
   },
@@ -334,3 +341,60 @@ export const setting = pgTable("setting", {
   value: text("value").notNull(),
   created_at: timestamps.created_at,
 });
+
+/**
+ * Traffic a scheduler reported, summed per one-minute bucket: bytes by type and the live counts of its last
+ * report in the bucket. Kept for seven days.
+ */
+export const trafficBucket = pgTable(
+  "traffic_bucket",
+  {
+    tenant_id: integer("tenant_id").notNull().references(() => tenant.id),
+    scheduler_cluster_id: integer("scheduler_cluster_id").notNull().references(() => schedulerCluster.id, { onDelete: "cascade" }),
+    /** No foreign key: the history outlives a scheduler removed after it went inactive. */
+    scheduler_id: integer("scheduler_id").notNull(),
+    bucket_start: timestamp("bucket_start", { withTimezone: true }).notNull(),
+    back_to_source_bytes: bigint("back_to_source_bytes", { mode: "number" }).notNull().default(0),
+    remote_peer_bytes: bigint("remote_peer_bytes", { mode: "number" }).notNull().default(0),
+    local_peer_bytes: bigint("local_peer_bytes", { mode: "number" }).notNull().default(0),
+    active_tasks: integer("active_tasks").notNull().default(0),
+    active_peers: integer("active_peers").notNull().default(0),
+    hosts: integer("hosts").notNull().default(0),
+    reported_at: timestamp("reported_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.scheduler_id, t.bucket_start] }),
+    index("traffic_bucket_cluster_time_idx").on(t.scheduler_cluster_id, t.bucket_start),
+    index("traffic_bucket_tenant_time_idx").on(t.tenant_id, t.bucket_start),
+    index("traffic_bucket_time_idx").on(t.bucket_start),
+  ],
+);
+
+/**
+ * Pieces one host got for one task from one parent host, or from the origin when `parent_host_id` is empty,
+ * as the cluster's schedulers reported them. Kept for seven days after the last transfer.
+ */
+export const taskTransfer = pgTable(
+  "task_transfer",
+  {
+    tenant_id: integer("tenant_id").notNull().references(() => tenant.id),
+    scheduler_cluster_id: integer("scheduler_cluster_id").notNull().references(() => schedulerCluster.id, { onDelete: "cascade" }),
+    task_id: text("task_id").notNull(),
+    child_host_id: text("child_host_id").notNull(),
+    child_hostname: text("child_hostname").notNull(),
+    child_ip: text("child_ip").notNull(),
+    child_type: text("child_type").notNull().default("normal"),
+    parent_host_id: text("parent_host_id").notNull().default(""),
+    parent_hostname: text("parent_hostname").notNull().default(""),
+    parent_ip: text("parent_ip").notNull().default(""),
+    parent_type: text("parent_type").notNull().default(""),
+    bytes: bigint("bytes", { mode: "number" }).notNull().default(0),
+    pieces: integer("pieces").notNull().default(0),
+    ...timestamps,
+  },
+  (t) => [
+    primaryKey({ columns: [t.scheduler_cluster_id, t.task_id, t.child_host_id, t.parent_host_id] }),
+    index("task_transfer_task_idx").on(t.task_id),
+    index("task_transfer_updated_idx").on(t.updated_at),
+  ],
+);

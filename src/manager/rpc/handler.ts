@@ -24,7 +24,14 @@ import {
   type Scheduler,
   type SeedPeer,
 } from "../../gen/manager/v2/manager_pb.ts";
-import { ClaimJobTasksResponseSchema, HeartbeatResponseSchema, JobTaskSchema, ManagerExt } from "../../gen/libellula/manager/v1/manager_ext_pb.ts";
+import {
+  ClaimJobTasksResponseSchema,
+  HeartbeatResponseSchema,
+  JobTaskSchema,
+  ManagerExt,
+  ReportStatsResponseSchema,
+  type TransferHost,
+} from "../../gen/libellula/manager/v1/manager_ext_pb.ts";
 import { anonymousActor, type Actor } from "../auth/actor.ts";
 import type { Auth } from "../auth/service.ts";
 import type { ManagerConfig } from "../config.ts";
@@ -253,6 +260,8 @@ export function rpcRoutes({ services, auth, config }: RpcDeps): (router: Connect
           ip: req.ip,
           clusterId: clusterId(req.clusterId),
           intervalMs: req.intervalMs || undefined,
+          version: req.version || undefined,
+          commit: req.commit,
         });
         return create(HeartbeatResponseSchema, { intervalMs });
       },
@@ -285,6 +294,28 @@ export function rpcRoutes({ services, auth, config }: RpcDeps): (router: Connect
             }),
           ),
         });
+      },
+      async reportStats(req, ctx) {
+        const actor = await actorOf(ctx);
+        const host = (h: TransferHost) => ({ id: h.id, hostname: h.hostname, ip: h.ip, type: h.type });
+        await services.stats.report(actor, {
+          hostname: req.hostname,
+          ip: req.ip,
+          clusterId: clusterId(req.schedulerClusterId),
+          backToSourceBytes: Number(req.backToSourceBytes),
+          remotePeerBytes: Number(req.remotePeerBytes),
+          localPeerBytes: Number(req.localPeerBytes),
+          activeTasks: req.activeTasks,
+          activePeers: req.activePeers,
+          hosts: req.hosts,
+          version: req.version,
+          commit: req.commit,
+          transfers: req.transfers.map((t, i) => {
+            if (!t.child) throw new InvalidArgument(`Invalid "transfers[${i}].child": required`);
+            return { taskId: t.taskId, child: host(t.child), parent: t.parent ? host(t.parent) : undefined, bytes: Number(t.bytes), pieces: t.pieces };
+          }),
+        });
+        return create(ReportStatsResponseSchema, { intervalMs: 0 });
       },
       async reportJobTask(req, ctx) {
         const actor = await actorOf(ctx);

@@ -41,6 +41,8 @@ export interface SchedulerServiceOptions {
   onDecision?: (decision: Decision) => void;
   /** Called after a host was removed (its persistent cache copies are gone). */
   onHostDeleted?: (hostId: string) => void;
+  /** Called for every finished piece a peer reports, with the peer that served it when known. */
+  onPiece?: (peer: Peer, piece: Piece, fromSource: boolean, parent: Peer | undefined) => void;
   /** Runs a preheat (PreheatImage, PreheatFile) to its end; rejects when nothing was preheated. */
   preheat?: (args: PreheatArgs, signal: AbortSignal) => Promise<unknown>;
 }
@@ -361,10 +363,11 @@ export class SchedulerService {
     const length = Number(piece.length);
     if (fromSource) {
       peer.task.pieces.set(piece.number, piece);
+      this.options.onPiece?.(peer, piece, true, undefined);
       return;
     }
-    if (!piece.parentId) return;
-    const parent = this.resource.peers.load(piece.parentId);
+    const parent = piece.parentId ? this.resource.peers.load(piece.parentId) : undefined;
+    this.options.onPiece?.(peer, piece, false, parent);
     if (!parent) return;
     parent.updatedAt = now;
     parent.host.updatedAt = Math.max(parent.host.updatedAt, now);

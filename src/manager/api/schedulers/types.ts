@@ -40,6 +40,8 @@ export const Scheduler = z
     config: z.record(z.string(), z.unknown()),
     keep_alive_interval_ms: z.number().int(),
     last_keep_alive_at: z.string().nullable(),
+    git_version: z.string().openapi({ description: "Release the scheduler reports with its stats; empty until it does" }),
+    git_commit: z.string(),
     scheduler_cluster_id: z.number().int(),
     ...timestamps,
   })

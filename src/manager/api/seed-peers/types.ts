@@ -37,6 +37,10 @@ export const SeedPeer = z
     download_port: z.number().int(),
     object_storage_port: z.number().int(),
     state: z.string(),
+    keep_alive_interval_ms: z.number().int(),
+    last_keep_alive_at: z.string().nullable().openapi({ description: "The last heartbeat" }),
+    git_version: z.string().openapi({ description: "Release the seed peer reports; empty when it reports none" }),
+    git_commit: z.string(),
     seed_peer_cluster_id: z.number().int(),
     ...timestamps,
   })

@@ -1,0 +1,359 @@
+/**
+ * The schedulers' traffic reports: stored per one-minute bucket and per task transfer, kept seven days, and
+ * read back as a time series, live counts per cluster and one task's graph. Tenant-scoped through the
+ * reporting scheduler's cluster.
+ */
+import { and, asc, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { tenantScope, type Actor } from "../../auth/actor.ts";
+import { rowsOf } from "../../db/migrate.ts";
+import { scheduler, schedulerCluster, seedPeer, seedPeerClusterSchedulerCluster, taskTransfer, trafficBucket } from "../../db/schema.ts";
+import { InvalidArgument, NotFound } from "../../errors.ts";
+import { alive } from "../../liveness.ts";
+import { scoped } from "../crud.ts";
+import type { ServiceDeps } from "../deps.ts";
+import { BUCKET_SECONDS, MAX_POINTS } from "./types.ts";
+
+/** How long buckets and transfers are kept. */
+export const STATS_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Most transfers one report may carry. */
+export const MAX_TRANSFERS_PER_REPORT = 5000;
+/** How often old rows are removed, at most. */
+const PRUNE_EVERY_MS = 60_000;
+/** Rows per insert statement. */
+const INSERT_CHUNK = 500;
+/** Points a range is divided into when no step is given. */
+const DEFAULT_POINTS = 100;
+/** Default range of a traffic query. */
+const DEFAULT_RANGE_MS = 24 * 3600 * 1000;
+/** Largest byte count accepted per report field (2^53 - 1). */
+const MAX_BYTES = Number.MAX_SAFE_INTEGER;
+
+/** A host in a report. */
+export interface ReportHost {
+  id: string;
+  hostname: string;
+  ip: string;
+  type: string;
+}
+
+/** What a scheduler reports for one interval. */
+export interface StatsReport {
+  hostname: string;
+  ip: string;
+  clusterId: number;
+  backToSourceBytes: number;
+  remotePeerBytes: number;
+  localPeerBytes: number;
+  activeTasks: number;
+  activePeers: number;
+  hosts: number;
+  version: string;
+  commit: string;
+  transfers: { taskId: string; child: ReportHost; parent: ReportHost | undefined; bytes: number; pieces: number }[];
+}
+
+const SAFE_TEXT = /^[^\u0000]{0,256}$/;
+
+function checkText(field: string, value: string, required = false): void {
+  if ((required && value.length === 0) || !SAFE_TEXT.test(value)) throw new InvalidArgument(`Invalid "${field}": "${value.slice(0, 64)}"`);
+}
+
+function checkBytes(field: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_BYTES) throw new InvalidArgument(`Invalid "${field}": "${value}"`);
+}
+
+function validate(report: StatsReport): void {
+  for (const [field, value] of [
+    ["back_to_source_bytes", report.backToSourceBytes],
+    ["remote_peer_bytes", report.remotePeerBytes],
+    ["local_peer_bytes", report.localPeerBytes],
+  ] as const) checkBytes(field, value);
+  checkText("version", report.version);
+  checkText("commit", report.commit);
+  if (report.transfers.length > MAX_TRANSFERS_PER_REPORT) {
+    throw new InvalidArgument(`Invalid "transfers": ${report.transfers.length} entries, at most ${MAX_TRANSFERS_PER_REPORT}`);
+  }
+  for (const [i, t] of report.transfers.entries()) {
+    checkText(`transfers[${i}].task_id`, t.taskId, true);
+    checkText(`transfers[${i}].child.id`, t.child.id, true);
+    checkText(`transfers[${i}].child.hostname`, t.child.hostname);
+    checkText(`transfers[${i}].child.ip`, t.child.ip);
+    checkText(`transfers[${i}].child.type`, t.child.type);
+    if (t.parent) {
+      checkText(`transfers[${i}].parent.id`, t.parent.id, true);
+      checkText(`transfers[${i}].parent.hostname`, t.parent.hostname);
+      checkText(`transfers[${i}].parent.ip`, t.parent.ip);
+      checkText(`transfers[${i}].parent.type`, t.parent.type);
+    }
+    checkBytes(`transfers[${i}].bytes`, t.bytes);
+  }
+}
+
+function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+/** Creates the stats service. */
+export function createStatsService({ db }: ServiceDeps) {
+  let prunedAt = 0;
+
+  async function prune(now: number): Promise<void> {
+    if (now - prunedAt < PRUNE_EVERY_MS) return;
+    prunedAt = now;
+    const cutoff = new Date(now - STATS_RETENTION_MS);
+    await db.delete(trafficBucket).where(lt(trafficBucket.bucket_start, cutoff));
+    await db.delete(taskTransfer).where(lt(taskTransfer.updated_at, cutoff));
+  }
+
+  return {
+    /** Adds one report to the bucket of the minute it arrived in and to the task transfers. */
+    async report(actor: Actor, report: StatsReport, now = Date.now()): Promise<void> {
+      validate(report);
+      const [row] = await db
+        .select({ id: scheduler.id, tenant_id: scheduler.tenant_id, cluster: scheduler.scheduler_cluster_id, version: scheduler.git_version, commit: scheduler.git_commit })
+        .from(scheduler)
+        .where(
+          scoped(
+            actor,
+            scheduler,
+            eq(scheduler.host_name, report.hostname),
+            eq(scheduler.ip, report.ip),
+            report.clusterId > 0 ? eq(scheduler.scheduler_cluster_id, report.clusterId) : undefined,
+          ),
+        )
+        .limit(1);
+      if (!row) throw new NotFound(`Scheduler "${report.hostname}" not found`);
+      const bucketStart = new Date(Math.floor(now / (BUCKET_SECONDS * 1000)) * BUCKET_SECONDS * 1000);
+      const reportedAt = new Date(now);
+      await db.transaction(async (tx) => {
+        if (report.version && (report.version !== row.version || report.commit !== row.commit)) {
+          await tx.update(scheduler).set({ git_version: report.version, git_commit: report.commit }).where(eq(scheduler.id, row.id));
+        }
+        await tx
+          .insert(trafficBucket)
+          .values({
+            tenant_id: row.tenant_id,
+            scheduler_cluster_id: row.cluster,
+            scheduler_id: row.id,
+            bucket_start: bucketStart,
+            back_to_source_bytes: report.backToSourceBytes,
+            remote_peer_bytes: report.remotePeerBytes,
+            local_peer_bytes: report.localPeerBytes,
+            active_tasks: report.activeTasks,
+            active_peers: report.activePeers,
+            hosts: report.hosts,
+            reported_at: reportedAt,
+          })
+          .onConflictDoUpdate({
+            target: [trafficBucket.scheduler_id, trafficBucket.bucket_start],
+            set: {
+              back_to_source_bytes: sql`${trafficBucket.back_to_source_bytes} + excluded.back_to_source_bytes`,
+              remote_peer_bytes: sql`${trafficBucket.remote_peer_bytes} + excluded.remote_peer_bytes`,
+              local_peer_bytes: sql`${trafficBucket.local_peer_bytes} + excluded.local_peer_bytes`,
+              active_tasks: sql`excluded.active_tasks`,
+              active_peers: sql`excluded.active_peers`,
+              hosts: sql`excluded.hosts`,
+              reported_at: sql`excluded.reported_at`,
+            },
+          });
+        // One row per (task, child, parent): merge duplicates first, as one INSERT may not touch a row twice.
+        const merged = new Map<string, StatsReport["transfers"][number]>();
+        for (const t of report.transfers) {
+          const key = `${t.taskId}\u0000${t.child.id}\u0000${t.parent?.id ?? ""}`;
+          const known = merged.get(key);
+          if (known) merged.set(key, { ...known, bytes: known.bytes + t.bytes, pieces: known.pieces + t.pieces });
+          else merged.set(key, t);
+        }
+        const rows = [...merged.values()].map((t) => ({
+          tenant_id: row.tenant_id,
+          scheduler_cluster_id: row.cluster,
+          task_id: t.taskId,
+          child_host_id: t.child.id,
+          child_hostname: t.child.hostname,
+          child_ip: t.child.ip,
+          child_type: t.child.type || "normal",
+          parent_host_id: t.parent?.id ?? "",
+          parent_hostname: t.parent?.hostname ?? "",
+          parent_ip: t.parent?.ip ?? "",
+          parent_type: t.parent ? t.parent.type || "normal" : "",
+          bytes: t.bytes,
+          pieces: t.pieces,
+          created_at: reportedAt,
+          updated_at: reportedAt,
+        }));
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          await tx
+            .insert(taskTransfer)
+            .values(rows.slice(i, i + INSERT_CHUNK))
+            .onConflictDoUpdate({
+              target: [taskTransfer.scheduler_cluster_id, taskTransfer.task_id, taskTransfer.child_host_id, taskTransfer.parent_host_id],
+              set: {
+                bytes: sql`${taskTransfer.bytes} + excluded.bytes`,
+                pieces: sql`${taskTransfer.pieces} + excluded.pieces`,
+                child_hostname: sql`excluded.child_hostname`,
+                child_ip: sql`excluded.child_ip`,
+                child_type: sql`excluded.child_type`,
+                parent_hostname: sql`excluded.parent_hostname`,
+                parent_ip: sql`excluded.parent_ip`,
+                parent_type: sql`excluded.parent_type`,
+                updated_at: sql`excluded.updated_at`,
+              },
+            });
+        }
+      });
+      await prune(now);
+    },
+
+    /** Bytes by type per step over a range, zero where nothing was reported, with totals and the hit ratio. */
+    async traffic(actor: Actor, query: { scheduler_cluster_id?: number; from?: string; to?: string; step?: number }, now = Date.now()) {
+      const to = query.to ? Date.parse(query.to) : now;
+      const from = query.from ? Date.parse(query.from) : to - DEFAULT_RANGE_MS;
+      if (!(from < to)) throw new InvalidArgument(`Invalid "from": must be before "to"`);
+      const bucketMs = BUCKET_SECONDS * 1000;
+      const step =
+        query.step ?? Math.max(BUCKET_SECONDS, Math.ceil((to - from) / 1000 / DEFAULT_POINTS / BUCKET_SECONDS) * BUCKET_SECONDS);
+      const stepMs = step * 1000;
+      // Points start on step boundaries, so the same range always yields the same points.
+      const first = Math.floor(from / stepMs) * stepMs;
+      const points = Math.ceil((to - first) / stepMs);
+      if (points > MAX_POINTS) throw new InvalidArgument(`Invalid "step": ${points} points, at most ${MAX_POINTS}; use a larger step or a shorter range`);
+      if (query.scheduler_cluster_id !== undefined) {
+        const [cluster] = await db
+          .select({ id: schedulerCluster.id })
+          .from(schedulerCluster)
+          .where(scoped(actor, schedulerCluster, eq(schedulerCluster.id, query.scheduler_cluster_id)));
+        if (!cluster) throw new NotFound(`Scheduler cluster "${query.scheduler_cluster_id}" not found`);
+      }
+      // The step is inlined (a checked integer) so that SELECT and GROUP BY are the same expression.
+      const slot = sql<number>`floor(extract(epoch from ${trafficBucket.bucket_start}) * 1000 / ${sql.raw(String(stepMs))})`;
+      const rows = await db
+        .select({
+          slot,
+          source: sql<string>`sum(${trafficBucket.back_to_source_bytes})`,
+          peer: sql<string>`sum(${trafficBucket.remote_peer_bytes})`,
+          local: sql<string>`sum(${trafficBucket.local_peer_bytes})`,
+        })
+        .from(trafficBucket)
+        .where(
+          and(
+            tenantScope(actor, trafficBucket.tenant_id),
+            query.scheduler_cluster_id !== undefined ? eq(trafficBucket.scheduler_cluster_id, query.scheduler_cluster_id) : undefined,
+            gte(trafficBucket.bucket_start, new Date(Math.floor(first / bucketMs) * bucketMs)),
+            lt(trafficBucket.bucket_start, new Date(to)),
+          ),
+        )
+        .groupBy(slot);
+      const bySlot = new Map(rows.map((r) => [Number(r.slot), r]));
+      const series = [];
+      const totals = { back_to_source_bytes: 0, peer_bytes: 0, local_bytes: 0 };
+      for (let i = 0; i < points; i++) {
+        const at = first + i * stepMs;
+        const r = bySlot.get(at / stepMs);
+        const point = {
+          time: new Date(at).toISOString(),
+          back_to_source_bytes: Number(r?.source ?? 0),
+          peer_bytes: Number(r?.peer ?? 0),
+          local_bytes: Number(r?.local ?? 0),
+        };
+        totals.back_to_source_bytes += point.back_to_source_bytes;
+        totals.peer_bytes += point.peer_bytes;
+        totals.local_bytes += point.local_bytes;
+        series.push(point);
+      }
+      const all = totals.back_to_source_bytes + totals.peer_bytes + totals.local_bytes;
+      return {
+        scheduler_cluster_id: query.scheduler_cluster_id ?? null,
+        from: new Date(from).toISOString(),
+        to: new Date(to).toISOString(),
+        step_seconds: step,
+        series,
+        totals,
+        hit_ratio: all > 0 ? (totals.peer_bytes + totals.local_bytes) / all : null,
+      };
+    },
+
+    /** Per scheduler cluster: live schedulers and seed peers, and the live schedulers' last reported counts. */
+    async clusterStats(actor: Actor) {
+      const clusters = await db
+        .select({ id: schedulerCluster.id, name: schedulerCluster.name })
+        .from(schedulerCluster)
+        .where(scoped(actor, schedulerCluster))
+        .orderBy(asc(schedulerCluster.id));
+      if (clusters.length === 0) return [];
+      const ids = clusters.map((c) => c.id);
+      const live = await db
+        .select({ id: scheduler.id, cluster: scheduler.scheduler_cluster_id })
+        .from(scheduler)
+        .where(and(inArray(scheduler.scheduler_cluster_id, ids), alive(scheduler)));
+      const seeds = await db
+        .select({ cluster: seedPeerClusterSchedulerCluster.scheduler_cluster_id, n: sql<string>`count(distinct ${seedPeer.id})` })
+        .from(seedPeerClusterSchedulerCluster)
+        .innerJoin(seedPeer, eq(seedPeer.seed_peer_cluster_id, seedPeerClusterSchedulerCluster.seed_peer_cluster_id))
+        .where(and(inArray(seedPeerClusterSchedulerCluster.scheduler_cluster_id, ids), alive(seedPeer)))
+        .groupBy(seedPeerClusterSchedulerCluster.scheduler_cluster_id);
+      const latest =
+        live.length === 0
+          ? []
+          : rowsOf<{ scheduler_id: number; active_tasks: number; active_peers: number; hosts: number; reported_at: Date | string }>(
+              await db.execute(sql`select distinct on (${trafficBucket.scheduler_id}) ${trafficBucket.scheduler_id} as scheduler_id,
+                  ${trafficBucket.active_tasks} as active_tasks, ${trafficBucket.active_peers} as active_peers,
+                  ${trafficBucket.hosts} as hosts, ${trafficBucket.reported_at} as reported_at
+                from ${trafficBucket}
+                where ${inArray(trafficBucket.scheduler_id, live.map((s) => s.id))}
+                  and ${trafficBucket.bucket_start} > now() - interval '10 minutes'
+                order by ${trafficBucket.scheduler_id}, ${trafficBucket.bucket_start} desc`),
+            );
+      const clusterOf = new Map(live.map((s) => [s.id, s.cluster]));
+      return clusters.map((c) => {
+        const reports = latest.filter((r) => clusterOf.get(Number(r.scheduler_id)) === c.id);
+        const reportedAt = reports.reduce<number | null>((t, r) => Math.max(t ?? 0, Date.parse(iso(r.reported_at))), null);
+        return {
+          scheduler_cluster_id: c.id,
+          name: c.name,
+          schedulers: live.filter((s) => s.cluster === c.id).length,
+          seed_peers: Number(seeds.find((s) => s.cluster === c.id)?.n ?? 0),
+          active_tasks: reports.reduce((t, r) => t + Number(r.active_tasks), 0),
+          active_peers: reports.reduce((t, r) => t + Number(r.active_peers), 0),
+          hosts: reports.reduce((t, r) => t + Number(r.hosts), 0),
+          reported_at: reportedAt === null ? null : new Date(reportedAt).toISOString(),
+        };
+      });
+    },
+
+    /** Who got pieces of a task from whom: hosts as nodes (the origin as `origin`), transfers as edges. */
+    async taskGraph(actor: Actor, taskId: string, clusterId?: number) {
+      const rows = await db
+        .select()
+        .from(taskTransfer)
+        .where(and(tenantScope(actor, taskTransfer.tenant_id), eq(taskTransfer.task_id, taskId), clusterId !== undefined ? eq(taskTransfer.scheduler_cluster_id, clusterId) : undefined))
+        .orderBy(asc(taskTransfer.created_at));
+      const nodes = new Map<string, { id: string; hostname: string; ip: string; host_type: string; received_bytes: number; served_bytes: number; pieces: number }>();
+      const node = (id: string, hostname: string, ip: string, type: string) => {
+        let n = nodes.get(id);
+        if (!n) nodes.set(id, (n = { id, hostname: hostname || id, ip, host_type: type || "normal", received_bytes: 0, served_bytes: 0, pieces: 0 }));
+        return n;
+      };
+      const edges = new Map<string, { parent: string; child: string; bytes: number; pieces: number; updated_at: string }>();
+      for (const r of rows) {
+        const child = node(r.child_host_id, r.child_hostname, r.child_ip, r.child_type);
+        const parent = r.parent_host_id ? node(r.parent_host_id, r.parent_hostname, r.parent_ip, r.parent_type) : node("origin", "origin", "", "origin");
+        child.received_bytes += r.bytes;
+        child.pieces += r.pieces;
+        parent.served_bytes += r.bytes;
+        const key = `${parent.id}\u0000${child.id}`;
+        const edge = edges.get(key);
+        if (edge) {
+          edge.bytes += r.bytes;
+          edge.pieces += r.pieces;
+          edge.updated_at = iso(r.updated_at) > edge.updated_at ? iso(r.updated_at) : edge.updated_at;
+        } else {
+          edges.set(key, { parent: parent.id, child: child.id, bytes: r.bytes, pieces: r.pieces, updated_at: iso(r.updated_at) });
+        }
+      }
+      return { task_id: taskId, scheduler_cluster_id: clusterId ?? null, peers: [...nodes.values()], edges: [...edges.values()] };
+    },
+  };
+}
+
+/** The stats service type. */
+export type StatsService = ReturnType<typeof createStatsService>;
