@@ -1,14 +1,24 @@
 /**
- * Installs the Debian packages the end-to-end tests use (an OCI registry and an image copier), running
+ * Installs the Debian packages the end-to-end tests use (an OCI registry, an image copier, kubectl and
+ * systemd-analyze for the deployment files), running
  * `apt-get update` once and `apt-get install` only for what is missing. Silent when everything is present.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 
+/** `kubectl` where an apt source offers it (recent kustomize), else Debian's own kubernetes-client. */
+function kubectlPackage(): string {
+  const policy = spawnSync("apt-cache", ["policy", "kubectl"], { encoding: "utf8" });
+  return /Candidate: (?!\(none\))/.test(policy.stdout ?? "") ? "kubectl" : "kubernetes-client";
+}
+
 /** Debian package → a file it installs, used to tell whether it is present. */
 const PACKAGES: Record<string, string> = {
   "docker-registry": "/usr/bin/docker-registry",
   skopeo: "/usr/bin/skopeo",
+  // deploy/kubernetes: `kubectl kustomize` renders the overlays; systemd-analyze verifies deploy/systemd units.
+  ...(existsSync("/usr/bin/kubectl") ? {} : { [kubectlPackage()]: "/usr/bin/kubectl" }),
+  systemd: "/usr/bin/systemd-analyze",
 };
 
 const missing = Object.entries(PACKAGES)
