@@ -51,6 +51,7 @@ interface Document {
 
 const METHODS = ["get", "put", "post", "delete", "patch"] as const;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const GLOBALS = new Set(["Error", "Object", "Array", "String", "Number", "Boolean", "Date", "Map", "Set", "Promise", "Record", "Response", "Request"]);
 
 function key(name: string): string {
   return IDENTIFIER.test(name) ? name : JSON.stringify(name);
@@ -168,7 +169,10 @@ export function renderSchema(yamlText: string): string {
   }
   out.push("}", "");
   for (const name of Object.keys(document.components?.schemas ?? {})) {
-    if (IDENTIFIER.test(name)) out.push(`/** The \`${name}\` schema. */`, `export type ${name} = Schemas[${JSON.stringify(name)}];`);
+    if (!IDENTIFIER.test(name)) continue;
+    // Names of JavaScript globals (Error) get an Api prefix so importing them shadows nothing.
+    const alias = GLOBALS.has(name) ? `Api${name}` : name;
+    out.push(`/** The \`${name}\` schema. */`, `export type ${alias} = Schemas[${JSON.stringify(name)}];`);
   }
   out.push("", "/** Every operation of the manager's REST API: path, method, parameters, body and success response. */", "export interface Paths {");
   for (const [path, item] of Object.entries(document.paths ?? {})) {

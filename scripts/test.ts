@@ -26,6 +26,7 @@ for (const script of readdirSync(join(root, "scripts")).filter((f) => /^setup-.*
 }
 step("Generated code", join(bin, "bun"), ["scripts/codegen.ts", "--check"]);
 if (existsSync(join(root, "scripts/openapi.ts"))) step("OpenAPI document", join(bin, "bun"), ["scripts/openapi.ts", "--check"]);
+step("SDK manager types", join(bin, "bun"), ["scripts/sdk-gen.ts", "--check"]);
 step("Typecheck", join(bin, "tsc"), ["--noEmit", "-p", "."]);
 
 console.log("\n== Unit and end-to-end tests");

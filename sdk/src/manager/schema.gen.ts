@@ -222,6 +222,9 @@ export interface Schemas {
     config: Record<string, unknown>;
     keep_alive_interval_ms: number;
     last_keep_alive_at: string | null;
+    /** Release the scheduler reports with its stats; empty until it does */
+    git_version: string;
+    git_commit: string;
     scheduler_cluster_id: number;
     created_at: string;
     updated_at: string;
@@ -277,6 +280,12 @@ export interface Schemas {
     download_port: number;
     object_storage_port: number;
     state: string;
+    keep_alive_interval_ms: number;
+    /** The last heartbeat */
+    last_keep_alive_at: string | null;
+    /** Release the seed peer reports; empty when it reports none */
+    git_version: string;
+    git_commit: string;
     seed_peer_cluster_id: number;
     created_at: string;
     updated_at: string;
@@ -329,6 +338,63 @@ export interface Schemas {
     git_commit?: string;
     build_platform?: string;
     scheduler_cluster_id: number;
+  };
+  Traffic: {
+    scheduler_cluster_id: number | null;
+    from: string;
+    to: string;
+    step_seconds: number;
+    series: Schemas["TrafficPoint"][];
+    totals: {
+      back_to_source_bytes: number;
+      peer_bytes: number;
+      local_bytes: number;
+    };
+    /** Share of bytes not fetched from the origin; null without traffic */
+    hit_ratio: number | null;
+  };
+  TrafficPoint: {
+    time: string;
+    back_to_source_bytes: number;
+    peer_bytes: number;
+    local_bytes: number;
+  };
+  ClusterStats: {
+    scheduler_cluster_id: number;
+    name: string;
+    /** Schedulers heartbeating now */
+    schedulers: number;
+    /** Seed peers heartbeating now, of the seed peer clusters serving this cluster */
+    seed_peers: number;
+    /** Tasks the live schedulers hold, from their last reports */
+    active_tasks: number;
+    active_peers: number;
+    hosts: number;
+    reported_at: string | null;
+  };
+  TaskGraph: {
+    task_id: string;
+    scheduler_cluster_id: number | null;
+    peers: Schemas["TaskGraphNode"][];
+    edges: Schemas["TaskGraphEdge"][];
+  };
+  TaskGraphNode: {
+    id: string;
+    hostname: string;
+    ip: string;
+    /** "normal", "super", "strong", "weak", or "origin" */
+    host_type: string;
+    received_bytes: number;
+    served_bytes: number;
+    /** Pieces the host received */
+    pieces: number;
+  };
+  TaskGraphEdge: {
+    parent: string;
+    child: string;
+    bytes: number;
+    pieces: number;
+    updated_at: string;
   };
   Application: {
     id: number;
@@ -424,7 +490,7 @@ export interface Schemas {
 /** The `User` schema. */
 export type User = Schemas["User"];
 /** The `Error` schema. */
-export type Error = Schemas["Error"];
+export type ApiError = Schemas["Error"];
 /** The `SignupRequest` schema. */
 export type SignupRequest = Schemas["SignupRequest"];
 /** The `SessionToken` schema. */
@@ -503,6 +569,18 @@ export type UpdateSeedPeerRequest = Schemas["UpdateSeedPeerRequest"];
 export type Peer = Schemas["Peer"];
 /** The `CreatePeerRequest` schema. */
 export type CreatePeerRequest = Schemas["CreatePeerRequest"];
+/** The `Traffic` schema. */
+export type Traffic = Schemas["Traffic"];
+/** The `TrafficPoint` schema. */
+export type TrafficPoint = Schemas["TrafficPoint"];
+/** The `ClusterStats` schema. */
+export type ClusterStats = Schemas["ClusterStats"];
+/** The `TaskGraph` schema. */
+export type TaskGraph = Schemas["TaskGraph"];
+/** The `TaskGraphNode` schema. */
+export type TaskGraphNode = Schemas["TaskGraphNode"];
+/** The `TaskGraphEdge` schema. */
+export type TaskGraphEdge = Schemas["TaskGraphEdge"];
 /** The `Application` schema. */
 export type Application = Schemas["Application"];
 /** The `CreateApplicationRequest` schema. */
@@ -1238,6 +1316,48 @@ export interface Paths {
       body: never;
       bodyRequired: false;
       response: void;
+    };
+  };
+  "/api/v1/traffic": {
+    /** Traffic by type over time, with the P2P hit ratio */
+    get: {
+      path: never;
+      query: {
+        scheduler_cluster_id?: number;
+        /** Start of the range (default: 24 hours before `to`) */
+        from?: string;
+        /** End of the range (default: now) */
+        to?: string;
+        /** Seconds per point, a multiple of 60 (default: the range divided into about 100 points) */
+        step?: number;
+      };
+      body: never;
+      bodyRequired: false;
+      response: Schemas["Traffic"];
+    };
+  };
+  "/api/v1/cluster-stats": {
+    /** Live schedulers, seed peers, tasks and peers per scheduler cluster */
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      bodyRequired: false;
+      response: Schemas["ClusterStats"][];
+    };
+  };
+  "/api/v1/tasks/{task_id}/graph": {
+    /** Who got a task's pieces from whom */
+    get: {
+      path: {
+        task_id: string;
+      };
+      query: {
+        scheduler_cluster_id?: number;
+      };
+      body: never;
+      bodyRequired: false;
+      response: Schemas["TaskGraph"];
     };
   };
   "/api/v1/applications": {
