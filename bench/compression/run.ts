@@ -18,7 +18,8 @@ import { curlProbe, dfgetCommand, requireDaemonBinaries, startDfdaemon, startSch
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
-import { stopAllProcesses, tail } from "../lib/proc.ts";
+import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
+import { processTree, stopAllProcesses, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureTools, requireRoot } from "../lib/tools.ts";
 import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
@@ -37,6 +38,7 @@ const FLAGS = {
   peers: { help: "number of peers (N)", env: "LIBELLULA_BENCH_PEERS", default: "4" },
   size: { help: "size of each file", env: "LIBELLULA_BENCH_SIZE", default: "64MiB" },
   rate: { help: "cap of every link, each direction (tc rate)", env: "LIBELLULA_BENCH_RATE", default: "100mbit" },
+  rounds: { help: "repetitions of the four distributions; the summary gives medians", env: "LIBELLULA_BENCH_ROUNDS", default: "1" },
   timeout: { help: "seconds each download may take", env: "LIBELLULA_BENCH_TIMEOUT", default: "300" },
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
@@ -52,9 +54,12 @@ const SETTING_ARGS: Record<Setting, string[]> = {
 
 /** One timed distribution. */
 interface PhaseResult {
+  round?: number;
   file: FileKind;
   setting: Setting;
   lastMs: number | null;
+  /** CPU seconds the seed and the peers' daemons spent during the timed distribution, and how busy the machine was. */
+  cpu: { seed: number; peers: number; busy: number };
   /** Compressed pieces and bytes before/after, summed over every daemon's upload side. */
   compressed: { pieces: number; skipped: number; raw: number; wire: number };
   failures: string[];
@@ -122,6 +127,8 @@ async function main(): Promise<number> {
   requireRoot("bench/compression");
   const peers = Number(flags.peers);
   if (!Number.isInteger(peers) || peers < 1 || peers > 100) throw new Error(`Invalid "--peers" "${flags.peers}": expected 1 to 100`);
+  const rounds = Number(flags.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`Invalid "--rounds" "${flags.rounds}": expected 1 to 20`);
   const size = parseSize(flags.size);
   const rate = parseRate(flags.rate);
   const timeoutMs = Number(flags.timeout) * 1000;
@@ -179,43 +186,64 @@ async function main(): Promise<number> {
   }
 
   const results: PhaseResult[] = [];
-  for (const file of ["logs", "random"] as const) {
-    for (const setting of ["off", "on"] as const) {
-      section(`${file} file, compression ${setting}`);
-      const result = await phase(network, origins[file], files[file].sha, file, setting, work, timeoutMs, size);
-      cleanup.check();
-      results.push(result);
-      const c = result.compressed;
-      console.log(
-        result.lastMs === null
-          ? "  FAILED"
-          : `  last peer after ${formatSeconds(result.lastMs)}; pieces served compressed ${c.pieces}, sent as they were ${c.skipped}` +
-              (c.raw > 0 ? `, ${formatSize(c.raw)} → ${formatSize(c.wire)} on the wire (${(c.raw / c.wire).toFixed(2)}:1)` : ""),
-      );
+  for (let round = 1; round <= rounds; round++) {
+    for (const file of ["logs", "random"] as const) {
+      // Alternate which setting goes first, so a machine that grows busier during a run favours neither.
+      const order: Setting[] = round % 2 === 1 ? ["off", "on"] : ["on", "off"];
+      for (const setting of order) {
+        section(`${rounds > 1 ? `round ${round}: ` : ""}${file} file, compression ${setting}`);
+        const result = await phase(network, origins[file], files[file].sha, file, setting, work, timeoutMs, size, `r${round}`);
+        cleanup.check();
+        results.push({ ...result, round });
+        const c = result.compressed;
+        console.log(
+          result.lastMs === null
+            ? "  FAILED"
+            : `  last peer after ${formatSeconds(result.lastMs)}; CPU s: seed ${result.cpu.seed.toFixed(1)}, peers ${result.cpu.peers.toFixed(1)}, machine ${Math.round(result.cpu.busy * 100)}% busy; ` +
+                `pieces served compressed ${c.pieces}, sent as they were ${c.skipped}` +
+                (c.raw > 0 ? `, ${formatSize(c.raw)} → ${formatSize(c.wire)} on the wire (${(c.raw / c.wire).toFixed(2)}:1)` : ""),
+        );
+      }
     }
   }
 
-  const find = (file: FileKind, setting: Setting) => results.find((r) => r.file === file && r.setting === setting);
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length === 0 ? null : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
   const rows = (["logs", "random"] as const).map((file) => {
-    const off = find(file, "off")?.lastMs ?? null;
-    const on = find(file, "on")?.lastMs ?? null;
-    const c = find(file, "on")?.compressed;
+    const of = (setting: Setting) => results.filter((r) => r.file === file && r.setting === setting);
+    const times = (setting: Setting) => of(setting).map((r) => r.lastMs).filter((ms): ms is number => ms !== null);
+    /** Speed-up of each round, off ÷ on, measured minutes apart on the same machine. */
+    const ratios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const off = of("off").find((r) => r.round === round)?.lastMs;
+      const on = of("on").find((r) => r.round === round)?.lastMs;
+      if (off != null && on != null) ratios.push(off / on);
+    }
+    const off = median(times("off"));
+    const on = median(times("on"));
+    const ratio = median(ratios);
+    const c = of("on").reduce((sum, r) => ({ raw: sum.raw + r.compressed.raw, wire: sum.wire + r.compressed.wire }), { raw: 0, wire: 0 });
+    const cpuOf = (setting: Setting) => median(of(setting).map((r) => r.cpu.seed + r.cpu.peers));
     return [
       file === "logs" ? `JSON logs (${logs.ratio.toFixed(1)}:1)` : "random bytes",
       off === null ? "FAILED" : formatSeconds(off),
       on === null ? "FAILED" : formatSeconds(on),
-      off === null || on === null ? "" : `${formatRatio(off / on)} ${off >= on ? "faster" : "slower"}`,
-      c && c.wire > 0 ? `${(c.raw / c.wire).toFixed(2)}:1` : "not compressed",
+      ratio === null ? "" : `${formatRatio(ratio)} ${ratio >= 1 ? "faster" : "slower"}` + (ratios.length > 1 ? ` (${ratios.map((r) => r.toFixed(2)).join(", ")})` : ""),
+      c.wire > 0 ? `${(c.raw / c.wire).toFixed(2)}:1` : "not compressed",
+      `${cpuOf("off")?.toFixed(1) ?? "?"} / ${cpuOf("on")?.toFixed(1) ?? "?"}`,
     ];
   });
   console.log(
     summaryBlock([
-      `#### bench/compression: ${peers} peers + 1 warm seed peer, ${formatSize(size)} per file, ${formatRate(rate)} per link each way`,
+      `#### bench/compression: ${peers} peers + 1 warm seed peer, ${formatSize(size)} per file, ${formatRate(rate)} per link each way` + (rounds > 1 ? `, ${rounds} rounds (medians)` : ""),
       "",
-      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up", "Wire ratio (on)"], rows),
+      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon CPU s off / on"], rows),
       "",
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
-      `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}\``,
+      `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}${rounds > 1 ? ` --rounds ${rounds}` : ""}\``,
     ]),
   );
   const failures = results.flatMap((r) => r.failures);
@@ -229,10 +257,10 @@ async function main(): Promise<number> {
 }
 
 /** One distribution: fresh daemons with `setting`, the seed warmed, then every peer's dfget at once. */
-async function phase(network: Network, origin: Origin, sha: string, file: FileKind, setting: Setting, work: WorkDir, timeoutMs: number, size: number): Promise<PhaseResult> {
+async function phase(network: Network, origin: Origin, sha: string, file: FileKind, setting: Setting, work: WorkDir, timeoutMs: number, size: number, tag: string): Promise<PhaseResult> {
   const base = (process.env.LIBELLULA_BENCH_DFDAEMON_ARGS_BASE ??= process.env.LIBELLULA_BENCH_DFDAEMON_ARGS ?? "");
   process.env.LIBELLULA_BENCH_DFDAEMON_ARGS = [base, ...SETTING_ARGS[setting]].join(" ");
-  const label = `${file}-${setting}`;
+  const label = `${tag}-${file}-${setting}`;
   const daemons: Daemon[] = [];
   const wrapFor = (host: Host) => (cmd: string[]) => inNs(host.ns, cmd);
   const sched = network.host("sched");
@@ -278,9 +306,14 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     const seedDir = join(work.dir, label, "seed");
     const warm = await timedRun("seed", dfgetCommand(origin.url, join(seedDir, "output"), join(seedDir, "dfdaemon.sock")), join(seedDir, "output"), join(work.logs, `${label}-dfget-seed.log`), wrapFor(seedHost), timeoutMs);
     const failures = await verify(`${label} seed warm-up`, [warm], sha);
-    if (failures.length > 0) return { file, setting, lastMs: null, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
+    if (failures.length > 0) return { file, setting, lastMs: null, cpu: { seed: 0, peers: 0, busy: 0 }, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
     console.log(`  seed warmed in ${formatSeconds(warm.ms)}; ${peerHosts.length} × dfget at once`);
 
+    const seedDaemon = daemons[1] as Daemon;
+    const peerDaemons = daemons.slice(2);
+    const machine0 = cpuSnapshot();
+    const seedCpu0 = cpuSeconds(processTree(seedDaemon.process.pid));
+    const peersCpu0 = peerDaemons.map((d) => cpuSeconds(processTree(d.process.pid)));
     const fetches = await Promise.all(
       peerHosts.map((host) => {
         const dir = join(work.dir, label, host.name);
@@ -288,6 +321,11 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
         return timedRun(host.name, dfgetCommand(origin.url, output, join(dir, "dfdaemon.sock")), output, join(work.logs, `${label}-dfget-${host.name}.log`), wrapFor(host), timeoutMs);
       }),
     );
+    const cpu = {
+      seed: cpuSeconds(processTree(seedDaemon.process.pid)) - seedCpu0,
+      peers: peerDaemons.reduce((sum, d, i) => sum + cpuSeconds(processTree(d.process.pid)) - (peersCpu0[i] ?? 0), 0),
+      busy: cpuBusy(machine0, cpuSnapshot()),
+    };
     failures.push(...(await verify(label, fetches, sha)));
     const compressed = { pieces: 0, skipped: 0, raw: 0, wire: 0 };
     for (const host of [seedHost, ...peerHosts]) {
@@ -298,7 +336,7 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
       compressed.wire += sumMetric(text, "libellula_compression_wire_bytes_total", /direction="upload"/);
     }
     for (const f of fetches) console.log(`  ${f.host.padEnd(4)} ${f.code === 0 ? formatSeconds(f.ms).padStart(9) : `exit ${f.code}`}  ${(size / 1e6 / (f.ms / 1000)).toFixed(1)} MB/s`);
-    return { file, setting, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), compressed, failures };
+    return { file, setting, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), cpu, compressed, failures };
   } finally {
     await Promise.all(daemons.map((daemon) => daemon.process.stop()));
     rmSync(join(work.dir, label), { recursive: true, force: true });

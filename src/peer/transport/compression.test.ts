@@ -9,7 +9,7 @@ import { crc32, pieceDigest } from "../../common/digest.ts";
 import { InvalidArgument, PieceNotFound } from "../../common/errors.ts";
 import { setLogLevel, type Logger } from "../../common/log.ts";
 import { CompressionPolicy, ParentRates } from "./compression/policy.ts";
-import { decompressBlock, DecompressionError } from "./compression/zstd.ts";
+import { decompressBlock, DecompressionError, frameContentSize } from "./compression/zstd.ts";
 import { createTransportMetrics } from "./metrics.ts";
 import { createPieceTransport } from "./transport.ts";
 import { downloadPiece } from "./vortex/client.ts";
@@ -345,9 +345,12 @@ describe("compression on the wire", () => {
     const error = await decompressBlock(bomb, MiB).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DecompressionError);
     expect((error as DecompressionError).reason).toBe("bomb");
-    expect((error as Error).message).toBe("compressed block inflates past its claimed 1048576 bytes");
+    expect((error as Error).message).toBe("compressed block inflates past its claimed 1048576 bytes (declares 33554432)");
     const short = await decompressBlock(new Uint8Array(zstdCompressSync(new Uint8Array(10))), 11).catch((e: unknown) => e);
     expect((short as DecompressionError).reason).toBe("corrupt");
+    // A block that round-trips is inflated whole.
+    const good = await decompressBlock(new Uint8Array(zstdCompressSync(pieceBytes(0).subarray(0, MiB))), MiB);
+    expect(sha256(good)).toBe(sha256(pieceBytes(0).subarray(0, MiB)));
 
     const parser = new ExtendedResponseParser();
     const small = { ...metadataOf(0), length: 100 };
@@ -358,6 +361,36 @@ describe("compression on the wire", () => {
     parser2.push(encodeHelloAck({ mayCompress: true }));
     parser2.push(encodeCompressedContentHead(small, MiB));
     expect(() => parser2.push(encodeBlock(BlockCodec.Zstd, 50, new Uint8Array(60)))).toThrow(/stores 60 bytes for 50 raw bytes/);
+  });
+
+  test("blocks that could inflate past their claim without declaring it are refused before inflating", async () => {
+    const refuse = async (stored: Uint8Array, rawLength: number) => {
+      const error = await decompressBlock(stored, rawLength).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DecompressionError);
+      return error as DecompressionError;
+    };
+    // A frame honest about 1 MiB followed by a second frame of 64 MiB of zeros: the native codec would inflate both.
+    const honest = new Uint8Array(zstdCompressSync(pieceBytes(0).subarray(0, MiB)));
+    const tail = new Uint8Array(zstdCompressSync(new Uint8Array(64 * MiB)));
+    const twoFrames = new Uint8Array(Buffer.concat([honest, tail]));
+    expect((await refuse(twoFrames, MiB)).message).toBe(`compressed block is not a single zstd frame: ${tail.length} bytes follow the frame`);
+    expect(frameContentSize(honest)).toBe(MiB);
+    // A frame that does not declare its size: 1000 RLE blocks of 128 KiB (125 MiB) in 4 KB.
+    const parts = [Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x38)];
+    for (let i = 0; i < 1000; i++) {
+      const header = (i === 999 ? 1 : 0) | (1 << 1) | ((128 * 1024) << 3);
+      parts.push(Uint8Array.of(header & 0xff, (header >> 8) & 0xff, header >>> 16, 0x41));
+    }
+    const undeclared = new Uint8Array(Buffer.concat(parts));
+    expect((await refuse(undeclared, MiB)).message).toBe("compressed block is not a single zstd frame: the frame does not declare its content size");
+    // Not zstd at all, truncated, and a reserved block type.
+    expect((await refuse(new TextEncoder().encode("plain text, not a frame"), 23)).message).toMatch(/bad magic number/);
+    expect((await refuse(honest.subarray(0, honest.length - 10), MiB)).message).toMatch(/truncated/);
+    const reserved = honest.slice();
+    const descriptor = reserved[4]!;
+    const firstBlock = 5 + ((descriptor & 0x20) ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]! + [descriptor & 0x20 ? 1 : 0, 2, 4, 8][descriptor >> 6]!;
+    reserved[firstBlock] = reserved[firstBlock]! | 0b110;
+    expect((await refuse(reserved, MiB)).message).toMatch(/reserved block type/);
   });
 
   test("a compressed piece is cached and served to the next child without compressing again", async () => {
