@@ -408,6 +408,47 @@ describe("compression on the wire", () => {
       await server.stop();
     }
   });
+
+  test("a child keeps the compressed blocks it received and relays them to its own children without compressing", async () => {
+    const parent = startServer("zstd");
+    await parent.server.start();
+    // The middle daemon: its download side fills the cache its Vortex server serves from.
+    const relay = new CompressionPolicy({ mode: "auto" });
+    const relayMetrics = createTransportMetrics();
+    const relayServed: ServedPiece[] = [];
+    const middle = createVortexServer({
+      host: "127.0.0.1",
+      port: 0,
+      compression: relay,
+      metrics: relayMetrics,
+      async resolvePiece(taskId, number) {
+        if (taskId !== TASK_ID || !PIECES.has(number)) throw new PieceNotFound(taskId, number);
+        const metadata = metadataOf(number);
+        return { metadata, path, offset: metadata.offset };
+      },
+      onServed: (info) => relayServed.push(info),
+    });
+    await middle.start();
+    try {
+      const { out } = await fetchPiece(createPieceTransport({ compression: "auto", relayCache: relay }), parent.server.port, 0);
+      expect(sha256(out)).toBe(sha256(pieceBytes(0)));
+      expect(relay.cachedBytes).toBe(parent.served[0]!.wireBytes!);
+      // Random bytes came plainly: nothing to keep.
+      await fetchPiece(createPieceTransport({ compression: "auto", relayCache: relay }), parent.server.port, 1);
+      expect(relay.cachedBytes).toBe(parent.served[0]!.wireBytes!);
+
+      const child = await fetchPiece(createPieceTransport({ compression: "auto" }), middle.port, 0);
+      expect(sha256(child.out)).toBe(sha256(pieceBytes(0)));
+      expect(relayServed.map((s) => s.mode)).toEqual(["compressed"]);
+      expect(relayServed[0]!.wireBytes).toBe(parent.served[0]!.wireBytes!);
+      expect(relayMetrics.compressionPieces.get({ direction: "upload", decision: "cached" })).toBe(1);
+      // The relay never ran the compressor: no speed was ever measured there.
+      expect(relay.speed).toBe(0);
+    } finally {
+      await middle.stop();
+      await parent.server.stop();
+    }
+  });
 });
 
 describe("when compression pays", () => {

@@ -44,17 +44,19 @@ export function createDaemonTransports(options: DaemonTransportOptions): DaemonT
       options.log.warn(`RDMA unavailable, using TCP: ${probe.reason}`);
     }
   }
+  const compression = new CompressionPolicy({ mode: options.uploadCompression });
   const transport = createPieceTransport({
     compression: options.downloadCompression,
     ...(rdma ? { rdma } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     log: options.log,
+    relayCache: compression,
   });
   return {
     transport,
     server: {
-      compression: new CompressionPolicy({ mode: options.uploadCompression }),
+      compression,
       ...(rdma ? { rdma } : { rdmaUnavailableReason: reason }),
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },

@@ -1,7 +1,7 @@
 /** The seam between piece downloads and the wire: Vortex TCP, with compression and RDMA negotiated per connection. */
 import { errorMessage } from "../../common/errors.ts";
 import { createLogger, type Logger } from "../../common/log.ts";
-import { ParentRates, type DownloadCompression } from "./compression/policy.ts";
+import { ParentRates, pieceKey, type CompressionPolicy, type DownloadCompression } from "./compression/policy.ts";
 import { DecompressionError } from "./compression/zstd.ts";
 import type { TransportMetrics } from "./metrics.ts";
 import type { PendingRead, RdmaEngine } from "./rdma/engine.ts";
@@ -46,6 +46,11 @@ export interface PieceTransportOptions extends PieceTransportDefaults {
   metrics?: TransportMetrics;
   log?: Logger;
   plainRetryMs?: number;
+  /**
+   * The upload side's compression cache: pieces that arrive compressed are kept there as they came, so this
+   * daemon serves them to its own children without compressing them again.
+   */
+  relayCache?: CompressionPolicy;
 }
 
 /**
@@ -62,6 +67,7 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
   const metrics = options.metrics;
   const retryMs = options.plainRetryMs ?? DEFAULT_PLAIN_RETRY_MS;
   const rates = new ParentRates();
+  const relayCache = options.relayCache;
   /** Parents asked plainly until the time stored, by address. */
   const noExtension = new Map<string, number>();
   const noRdma = new Map<string, number>();
@@ -95,7 +101,12 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
     const started = performance.now();
     let result: ExtendedDownloadResult;
     try {
-      result = await downloadPieceExtended({ ...request, hello: { acceptsZstd, ...rates.get(address) }, ...(pending ? { rdma: pending } : {}) });
+      result = await downloadPieceExtended({
+        ...request,
+        hello: { acceptsZstd, ...rates.get(address) },
+        keepBlocks: relayCache !== undefined && relayCache.mode !== "none",
+        ...(pending ? { rdma: pending } : {}),
+      });
     } catch (error) {
       if (request.signal?.aborted) throw error;
       if (error instanceof ExtensionUnsupported) {
@@ -122,6 +133,9 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
     if (result.mode === "compressed") {
       metrics?.compressionRawBytes.inc({ direction: "download" }, result.bytes);
       metrics?.compressionWireBytes.inc({ direction: "download" }, result.wireBytes);
+      if (relayCache && result.blocks && result.metadata.digest !== "") {
+        relayCache.store(pieceKey(request.kind ?? "standard", request.taskId, request.number, result.metadata.digest), { blocks: result.blocks, bytes: result.wireBytes });
+      }
     }
     if (result.mode !== "rdma") rates.record(address, result.mode === "compressed", result.bytes, performance.now() - started);
     metrics?.compressionPieces.inc({ direction: "download", decision: result.mode === "compressed" ? "compressed" : "plain" });

@@ -26,6 +26,11 @@ const RATE_MARGIN = 1.05;
 /** Weight of a new measurement in the compression speed average. */
 const EWMA_WEIGHT = 0.2;
 
+/** The key of a piece in the compression cache: kind, task, number and digest, so a changed piece never matches. */
+export function pieceKey(kind: string, taskId: string, number: number, digest: string): string {
+  return `${kind}:${taskId}:${number}:${digest}`;
+}
+
 /** What the sending side decided for one piece. */
 export interface CompressionDecision {
   compress: boolean;

@@ -15,6 +15,7 @@ import { encodePieceRequest, ErrorCode, type PieceMetadata } from "./codec.ts";
 import {
   BlockCodec,
   BLOCK_HEADER_SIZE,
+  encodeBlock,
   encodeHello,
   encodeRdmaDone,
   ExtendedResponseParser,
@@ -30,6 +31,8 @@ export class ExtensionUnsupported extends TransferError {}
 /** Options of {@link downloadPieceExtended}. */
 export interface ExtendedDownloadOptions extends DownloadPieceOptions {
   hello: Omit<Hello, "version" | "rdma">;
+  /** Keep a compressed piece's blocks, encoded as on the wire, so that they can be served again as they are. */
+  keepBlocks?: boolean;
   /** A queue pair and buffer ready for RDMA; its endpoint is offered in the Hello. */
   rdma?: PendingRead;
 }
@@ -40,6 +43,8 @@ export interface ExtendedDownloadResult extends DownloadPieceResult {
   /** Content bytes on the wire (block headers included when compressed; 0 over RDMA). */
   wireBytes: number;
   ack: HelloAck;
+  /** The compressed piece's blocks as on the wire, when asked for with `keepBlocks` and the digest matched. */
+  blocks?: Uint8Array[];
 }
 
 type Item =
@@ -87,6 +92,7 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
     let mode: ExtendedDownloadResult["mode"] = "plain";
     let received = 0;
     let wire = 0;
+    const kept: Uint8Array[] = [];
     let crc = 0;
     let ended = false;
     let pendingRequest: Uint8Array | undefined = request;
@@ -190,6 +196,7 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
       }
       if (item.kind === "block") {
         wire += BLOCK_HEADER_SIZE + item.stored.length;
+        if (options.keepBlocks) kept.push(encodeBlock(item.codec, item.rawLength, item.stored));
         const raw = item.codec === BlockCodec.Stored ? item.stored : await decompressBlock(item.stored, item.rawLength);
         if (settled) return;
         return take(raw);
@@ -233,7 +240,9 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
         return;
       }
       if (mode === "rdma") socket?.write(encodeRdmaDone(true));
-      finish(undefined, { metadata: meta, crc32: value, bytes: received, mode, wireBytes: mode === "rdma" ? 0 : wire, ack: ack as HelloAck });
+      const result: ExtendedDownloadResult = { metadata: meta, crc32: value, bytes: received, mode, wireBytes: mode === "rdma" ? 0 : wire, ack: ack as HelloAck };
+      if (options.keepBlocks && mode === "compressed") result.blocks = kept;
+      finish(undefined, result);
     }
 
     Bun.connect<undefined>({

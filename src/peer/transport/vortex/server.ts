@@ -3,7 +3,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import type { Socket, TCPSocketListener } from "bun";
 import { errorMessage, InvalidArgument, PieceNotFound } from "../../../common/errors.ts";
 import { createLogger, type Logger } from "../../../common/log.ts";
-import { CompressionPolicy } from "../compression/policy.ts";
+import { pieceKey, type CompressionPolicy } from "../compression/policy.ts";
 import { compressBlock } from "../compression/zstd.ts";
 import type { TransportMetrics } from "../metrics.ts";
 import type { RdmaEngine, ServedBuffer } from "../rdma/engine.ts";
@@ -242,7 +242,7 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
           bytes = metadata.length;
           options.metrics?.rdmaPieces.inc({ direction: "upload" });
         } else {
-          const key = `${request.kind}:${request.taskId}:${request.number}:${metadata.digest}`;
+          const key = pieceKey(request.kind, request.taskId, request.number, metadata.digest);
           const decision = options.compression
             ? await options.compression.decide(key, metadata.length, ack.mayCompress, hello, async (position, length) => {
                 const sample = new Uint8Array(length);
