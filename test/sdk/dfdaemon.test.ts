@@ -11,6 +11,7 @@ import { taskId as serverTaskId } from "../../src/common/ids.ts";
 import { startCluster, type Cluster } from "../helpers/cluster.ts";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
 import { sha256File, tempDir } from "../helpers/processes.ts";
+import { runExample } from "./examples.ts";
 
 const MIB = 1024 * 1024;
 setDefaultTimeout(120_000);
@@ -215,5 +216,29 @@ describe("the SDK's dfdaemon client", () => {
     expect(refused).toBeInstanceOf(SdkError);
     expect((refused as SdkError).code).toBe("unavailable");
     expect((refused as SdkError).message).toStartWith(`Cannot connect to dfdaemon at "${deadPath}": `);
+  });
+
+  test("the examples run: a download with a progress bar, an import on one daemon exported on another", async () => {
+    const file = origin.add("/example.bin", randomFile(9 * MIB + 3).data);
+    const output = join(out, "example.bin");
+    const download = await runExample("download-with-progress.ts", [origin.url("/example.bin"), output, cluster.peers[0]!.socket]);
+    expect(download.code).toBe(0);
+    expect(download.stderr).toContain("100%");
+    expect(download.stdout).toContain(`${file.data.length} bytes`);
+    expect(await sha256File(output)).toBe(file.sha256);
+
+    const source = join(out, "example-import.bin");
+    const data = randomFile(5 * MIB + 9);
+    writeFileSync(source, data.data);
+    const exported = join(out, "example-exported.bin");
+    const roundTrip = await runExample("import-export.ts", [source, cluster.peers[0]!.socket, cluster.seed.socket, exported]);
+    expect(roundTrip.stderr).not.toContain("Error");
+    expect(roundTrip.code).toBe(0);
+    expect(roundTrip.stdout).toContain("imported ");
+    expect(await sha256File(exported)).toBe(data.sha256);
+
+    const failing = await runExample("download-with-progress.ts", [origin.url("/example.bin"), join(out, "x.bin"), join(out, "none.sock")]);
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain("unavailable: Cannot connect to dfdaemon");
   });
 });

@@ -10,6 +10,7 @@ import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
 import { ROOT_PASSWORD, spawnManager, type ManagerDaemon } from "../helpers/manager.ts";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
 import { freePort, waitFor } from "../helpers/processes.ts";
+import { runExample } from "./examples.ts";
 
 const MIB = 1024 * 1024;
 setDefaultTimeout(180_000);
@@ -128,5 +129,18 @@ describe("the SDK's manager client", () => {
     expect(unreachable).toMatchObject({ code: "unavailable" });
     expect((unreachable as SdkError).message).toStartWith(`Cannot reach the manager at "http://127.0.0.1:${port}": `);
     expect(() => createManagerClient({ baseUrl: "no url" })).toThrow('Invalid option "baseUrl" "no url": not a URL');
+  });
+
+  test("the preheat example signs in, preheats and prints the job's result", async () => {
+    const file = origin.add("/sdk/example.bin", randomFile(3 * MIB).data);
+    const url = origin.url("/sdk/example.bin");
+    const result = await runExample("preheat.ts", [manager.url, url, "1"], { LIBELLULA_USER: "root", LIBELLULA_PASSWORD: ROOT_PASSWORD });
+    expect(result.stderr).toContain("SUCCESS");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('"success_tasks"');
+    expect(origin.sent("/sdk/example.bin")).toBeGreaterThanOrEqual(file.data.length);
+    const refused = await runExample("preheat.ts", [manager.url, url], { LIBELLULA_TOKEN: "lbl_not-a-token" });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("unauthenticated: POST /oapi/v1/jobs failed with 401");
   });
 });
