@@ -16,6 +16,7 @@ function kubectlPackage(): string {
 const PACKAGES: Record<string, string> = {
   "docker-registry": "/usr/bin/docker-registry",
   skopeo: "/usr/bin/skopeo",
+  maven: "/usr/bin/mvn",
   // deploy/kubernetes: `kubectl kustomize` renders the overlays; systemd-analyze verifies deploy/systemd units.
   ...(existsSync("/usr/bin/kubectl") ? {} : { [kubectlPackage()]: "/usr/bin/kubectl" }),
   systemd: "/usr/bin/systemd-analyze",
