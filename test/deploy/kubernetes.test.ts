@@ -3,14 +3,14 @@
  * requests and PodDisruptionBudgets it needs, and every daemon's rendered ConfigMap passes the daemon's own
  * `--validate-config` with the container's own arguments and environment.
  */
-import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseYaml, parseAllDocuments, stringify } from "yaml";
 import { dfdaemonConfigSchema } from "../../src/peer/config.ts";
 import { managerConfigSchema } from "../../src/manager/config.ts";
 import { schedulerConfigSchema } from "../../src/scheduler/config.ts";
-import { ROOT, tempDir } from "../helpers/processes.ts";
+import { ROOT, tempDir as makeTempDir } from "../helpers/processes.ts";
 import { DAEMONS, run, validateConfig, type DaemonName } from "./support.ts";
 
 const KUSTOMIZE_ROOT = join(ROOT, "deploy", "kubernetes");
@@ -57,6 +57,18 @@ interface Container {
 const WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet"];
 
 let kubectl = "";
+const scratch: string[] = [];
+
+/** A temporary directory removed after the tests. */
+function tempDir(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  scratch.push(dir);
+  return dir;
+}
+
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 const rendered = new Map<string, Manifest[]>();
 
 /** kubectl on PATH or where Debian puts it. */
