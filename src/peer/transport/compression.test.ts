@@ -8,11 +8,12 @@ import type { Socket } from "bun";
 import { crc32, pieceDigest } from "../../common/digest.ts";
 import { InvalidArgument, PieceNotFound } from "../../common/errors.ts";
 import { setLogLevel, type Logger } from "../../common/log.ts";
-import { CompressionPolicy, ParentRates } from "./compression/policy.ts";
+import { CompressionPolicy, ParentRates, TASK_RESAMPLE_EVERY } from "./compression/policy.ts";
 import { decompressBlock, DecompressionError, frameContentSize } from "./compression/zstd.ts";
 import { createTransportMetrics } from "./metrics.ts";
 import { createPieceTransport } from "./transport.ts";
 import { downloadPiece } from "./vortex/client.ts";
+import { downloadPieceExtended } from "./vortex/extended-client.ts";
 import { encodeErrorFrame, encodePieceContentHead, ErrorCode, HEADER_SIZE, PieceResponseParser, Tag, type PieceMetadata } from "./vortex/codec.ts";
 import {
   BlockCodec,
@@ -409,6 +410,75 @@ describe("compression on the wire", () => {
     }
   });
 
+  test("a parent that finds a task incompressible says so; the child asks for that task's pieces plainly", async () => {
+    const fake = scriptedServer((index, request, socket) => {
+      if (request[1] !== ExtensionTag.Hello) return dragonflyAnswer(index, request, socket);
+      const helloLength = new DataView(request.buffer, request.byteOffset).getUint32(2);
+      const number = new DataView(request.buffer, request.byteOffset).getUint32(HEADER_SIZE + helloLength + HEADER_SIZE + 64);
+      socket.write(Buffer.concat([encodeHelloAck({ mayCompress: true, incompressible: true }), encodePieceContentHead("standard", metadataOf(number)), pieceBytes(number)]));
+      socket.end();
+    });
+    try {
+      const transport = createPieceTransport({ compression: "auto", log: memoryLogger() });
+      for (const number of [1, 0, 2]) {
+        const { out } = await fetchPiece(transport, fake.port, number);
+        expect(sha256(out)).toBe(sha256(pieceBytes(number)));
+      }
+      // Only the first request carried a Hello; the rest of the task went as plain Vortex.
+      expect(fake.requests.map((r) => r[1])).toEqual([ExtensionTag.Hello, Tag.DownloadPiece, Tag.DownloadPiece]);
+      // Another task still asks for compression.
+      await transport
+        .download({ host: "127.0.0.1", port: fake.port, taskId: "ef".repeat(32), number: 0, write: () => {} })
+        .catch(() => undefined);
+      expect(fake.requests[3]![1]).toBe(ExtensionTag.Hello);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("a compressing server tells the child once a task's pieces have not shrunk twice", async () => {
+    // Pieces 10, 11 and 12: 1 MiB each of the random region.
+    const randomPiece = (number: number): PieceMetadata => {
+      const offset = 4 * MiB + (number - 10) * MiB;
+      return { ...metadataOf(1), number, offset, length: MiB, digest: pieceDigest(crc32(content.subarray(offset, offset + MiB))) };
+    };
+    const served: ServedPiece[] = [];
+    const server = createVortexServer({
+      host: "127.0.0.1",
+      port: 0,
+      compression: new CompressionPolicy({ mode: "auto" }),
+      async resolvePiece(taskId, number) {
+        if (number < 10 || number > 12) throw new PieceNotFound(taskId, number);
+        const metadata = randomPiece(number);
+        return { metadata, path, offset: metadata.offset };
+      },
+      onServed: (info) => served.push(info),
+    });
+    await server.start();
+    try {
+      const verdict = async (number: number) => {
+        const out = new Uint8Array(MiB);
+        const result = await downloadPieceExtended({
+          host: "127.0.0.1",
+          port: server.port,
+          taskId: TASK_ID,
+          number,
+          hello: { acceptsZstd: true, plainRate: 0, compressedRate: 0 },
+          write: (chunk, position) => void out.set(chunk, position - randomPiece(number).offset),
+        });
+        expect(result.crc32).toBe(crc32(out));
+        return result.ack.incompressible === true;
+      };
+      expect(await verdict(10)).toBe(false);
+      expect(await verdict(10)).toBe(false);
+      expect(await verdict(11)).toBe(true);
+      expect(await verdict(12)).toBe(true);
+      expect(served.map((s) => s.mode)).toEqual(["plain", "plain", "plain", "plain"]);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("a child keeps the compressed blocks it received and relays them to its own children without compressing", async () => {
     const parent = startServer("zstd");
     await parent.server.start();
@@ -465,6 +535,34 @@ describe("when compression pays", () => {
     expect(slow).toMatchObject({ compress: true, reason: "compressed" });
     const fast = await policy.decide("c", 4 * MiB, true, { plainRate: policy.speed * 10, compressedRate: 0 }, readSample);
     expect(fast).toMatchObject({ compress: false, reason: "skipped_rate" });
+  });
+
+  test("a task whose pieces do not shrink is judged once: later pieces skip sampling, one in 16 is checked again", async () => {
+    const policy = new CompressionPolicy({ mode: "auto" });
+    let reads = 0;
+    let source = pieceBytes(1);
+    const read = async (position: number, length: number) => {
+      reads++;
+      return source.subarray(position, position + length);
+    };
+    const unknown = { plainRate: 0, compressedRate: 0 };
+    const first = await policy.decide("t:0", 4 * MiB, true, unknown, read, "task");
+    expect(first).toMatchObject({ compress: false, reason: "skipped_ratio", incompressible: false });
+    const second = await policy.decide("t:1", 4 * MiB, true, unknown, read, "task");
+    expect(second).toMatchObject({ compress: false, reason: "skipped_ratio", incompressible: true });
+    const sampled = reads;
+    expect(sampled).toBe(6);
+    for (let n = 2; n < 2 + TASK_RESAMPLE_EVERY - 1; n++) {
+      expect(await policy.decide(`t:${n}`, 4 * MiB, true, unknown, read, "task")).toMatchObject({ compress: false, incompressible: true });
+    }
+    expect(reads).toBe(sampled);
+    // Another task is judged on its own.
+    expect(await policy.decide("u:0", 4 * MiB, true, unknown, read, "other")).toMatchObject({ incompressible: false });
+    // The 16th piece is sampled again; the data turned compressible, so the verdict goes.
+    source = pieceBytes(0);
+    const again = await policy.decide(`t:${1 + TASK_RESAMPLE_EVERY}`, 4 * MiB, true, unknown, read, "task");
+    expect(again).toMatchObject({ compress: true, reason: "compressed" });
+    expect(await policy.decide("t:99", 4 * MiB, true, unknown, read, "task")).toMatchObject({ compress: true });
   });
 
   test("auto keeps compressing only while compressed transfers beat plain ones, and re-measures plain ones", async () => {

@@ -34,6 +34,8 @@ export function createTcpPieceTransport(defaults: PieceTransportDefaults = {}): 
 
 /** How long a parent without the extension, or without working RDMA, is asked plainly before trying again. */
 export const DEFAULT_PLAIN_RETRY_MS = 10 * 60_000;
+/** Tasks remembered as not worth compressing. */
+const MAX_PLAIN_TASKS = 4096;
 /** Buffer registered for an RDMA piece when the caller does not say how long the piece is (the largest piece). */
 const DEFAULT_RDMA_BUFFER = 64 * 1024 * 1024;
 
@@ -71,6 +73,8 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
   /** Parents asked plainly until the time stored, by address. */
   const noExtension = new Map<string, number>();
   const noRdma = new Map<string, number>();
+  /** Tasks a parent found not worth compressing: asked for plainly until the time stored, by kind and task. */
+  const plainTasks = new Map<string, number>();
   const withDefaults = (download: DownloadPieceOptions): DownloadPieceOptions => ({
     ...download,
     connectTimeoutMs: download.connectTimeoutMs ?? options.connectTimeoutMs,
@@ -87,7 +91,8 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
   const download = async (request: DownloadPieceOptions, allowRdma: boolean, allowCompression: boolean): Promise<DownloadPieceResult> => {
     const address = `${request.host}:${request.port}`;
     const useRdma = allowRdma && rdma !== undefined && !blocked(noRdma, address);
-    const acceptsZstd = allowCompression && compression !== "none";
+    const task = `${request.kind ?? "standard"}:${request.taskId}`;
+    const acceptsZstd = allowCompression && compression !== "none" && !blocked(plainTasks, task);
     if ((!useRdma && !acceptsZstd) || blocked(noExtension, address)) return downloadPiece(request);
     let pending: PendingRead | undefined;
     if (useRdma) {
@@ -127,6 +132,10 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
       throw error;
     } finally {
       pending?.release();
+    }
+    if (result.ack.incompressible && !plainTasks.has(task)) {
+      if (plainTasks.size >= MAX_PLAIN_TASKS) plainTasks.delete(plainTasks.keys().next().value as string);
+      plainTasks.set(task, Date.now() + retryMs);
     }
     if (pending && !result.ack.rdma) rdmaFallback(address, result.ack.rdmaRefusal ?? "the parent did not accept RDMA");
     if (result.mode === "rdma") metrics?.rdmaPieces.inc({ direction: "download" });

@@ -19,6 +19,12 @@ export const DEFAULT_MAX_RATIO = 0.8;
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 /** Pieces remembered as not worth compressing. */
 const MAX_SKIP_MEMO = 16_384;
+/** Tasks whose verdict is remembered. */
+const MAX_TASK_VERDICTS = 4096;
+/** Consecutive sampled pieces of a task that must not shrink before its other pieces are sent as they are unsampled. */
+export const TASK_VERDICT_PIECES = 2;
+/** Once a task is judged incompressible, one piece in this many is still sampled, in case the data changes. */
+export const TASK_RESAMPLE_EVERY = 16;
 /** The link must be slower than this share of the compression speed for `auto` to compress. */
 const SPEED_MARGIN = 0.8;
 /** Compressed transfers must beat plain ones by this factor to keep compressing. */
@@ -38,6 +44,8 @@ export interface CompressionDecision {
   reason: "compressed" | "cached" | "skipped_ratio" | "skipped_rate" | "not_negotiated";
   /** Compressed size ÷ raw size of the samples, when sampled. */
   ratio?: number;
+  /** The task's pieces, not only this one, do not compress: the child may ask for the rest plainly. */
+  incompressible?: boolean;
 }
 
 /** The rates a child reported in its Hello (piece bytes per second; 0 unknown). */
@@ -69,6 +77,8 @@ export class CompressionPolicy {
   readonly #cache = new Map<string, CachedPiece>();
   #cached = 0;
   readonly #skip = new Map<string, number>();
+  /** Per task: consecutive sampled pieces that did not shrink, and pieces decided since without sampling. */
+  readonly #tasks = new Map<string, { skipped: number; since: number; ratio: number }>();
   /** Raw bytes per second one compression runs at; 0 until measured. */
   #speed = 0;
 
@@ -93,7 +103,8 @@ export class CompressionPolicy {
 
   /**
    * Decides for one piece. `readSample(position, length)` reads bytes of the piece (relative to its start);
-   * `acceptsZstd` says whether this connection's child asked for compression.
+   * `acceptsZstd` says whether this connection's child asked for compression; `task` names the piece's task, whose
+   * verdict spares sampling once its pieces have shown they do not shrink (gzip layers, safetensors, media).
    */
   async decide(
     key: string,
@@ -101,15 +112,20 @@ export class CompressionPolicy {
     acceptsZstd: boolean,
     rates: ChildRates,
     readSample: (position: number, length: number) => Promise<Uint8Array>,
+    task?: string,
   ): Promise<CompressionDecision> {
     if (this.mode === "none" || !acceptsZstd || length === 0) return { compress: false, reason: "not_negotiated" };
     if (this.#cache.has(key)) return { compress: true, reason: "cached" };
+    const verdict = task === undefined ? undefined : this.#tasks.get(task);
+    const judged = verdict !== undefined && verdict.skipped >= TASK_VERDICT_PIECES;
     const memo = this.#skip.get(key);
-    if (memo !== undefined) return { compress: false, reason: "skipped_ratio", ratio: memo };
+    if (memo !== undefined) return { compress: false, reason: "skipped_ratio", ratio: memo, incompressible: judged };
+    if (judged && ++verdict.since % TASK_RESAMPLE_EVERY !== 0) return { compress: false, reason: "skipped_ratio", ratio: verdict.ratio, incompressible: true };
     const ratio = await this.#sample(length, readSample);
+    if (task !== undefined) this.#judge(task, ratio);
     if (ratio > this.#maxRatio) {
       this.#remember(key, ratio);
-      return { compress: false, reason: "skipped_ratio", ratio };
+      return { compress: false, reason: "skipped_ratio", ratio, incompressible: (this.#tasks.get(task ?? "")?.skipped ?? 0) >= TASK_VERDICT_PIECES };
     }
     if (this.mode === "zstd") return { compress: true, reason: "compressed", ratio };
     return this.#pays(rates) ? { compress: true, reason: "compressed", ratio } : { compress: false, reason: "skipped_rate", ratio };
@@ -139,6 +155,22 @@ export class CompressionPolicy {
     }
     if (this.#speed === 0) this.recordSpeed(raw, performance.now() - started);
     return raw === 0 ? 1 : stored / raw;
+  }
+
+  /** Counts a task's sampled pieces that did not shrink; one that does clears its verdict. */
+  #judge(task: string, ratio: number): void {
+    if (ratio <= this.#maxRatio) {
+      this.#tasks.delete(task);
+      return;
+    }
+    const verdict = this.#tasks.get(task);
+    if (verdict) {
+      verdict.skipped++;
+      verdict.ratio = ratio;
+      return;
+    }
+    if (this.#tasks.size >= MAX_TASK_VERDICTS) this.#tasks.delete(this.#tasks.keys().next().value as string);
+    this.#tasks.set(task, { skipped: 1, since: 0, ratio });
   }
 
   #remember(key: string, ratio: number): void {

@@ -9,7 +9,8 @@
  * - 224 Hello (client → server): version u8, flags u8 (bit 0 accepts zstd, bit 1 offers RDMA), plain rate u64 and
  *   compressed rate u64 (bytes of piece per second this client measured from this server, 0 unknown), then the
  *   client's RDMA endpoint when offered.
- * - 225 HelloAck (server → client): version u8, flags u8 (bit 0 may compress, bit 1 RDMA accepted), the server's
+ * - 225 HelloAck (server → client): version u8, flags u8 (bit 0 may compress, bit 1 RDMA accepted, bit 2 this task's
+ *   pieces do not compress, so the client may ask for them plainly), the server's
  *   RDMA endpoint when accepted, then a u16-prefixed UTF-8 reason when RDMA was offered but refused.
  * - 226 CompressedPieceContent: a PieceContent value, codec u8 (1 zstd), block size u32; then blocks, each
  *   codec u8 (0 stored as is, 1 zstd), raw length u32, stored length u32 and the stored bytes, until the raw
@@ -82,6 +83,8 @@ export interface Hello {
 export interface HelloAck {
   version: number;
   mayCompress: boolean;
+  /** The server found this task's pieces not worth compressing: the client may ask for the rest plainly. */
+  incompressible?: boolean;
   rdma?: RdmaEndpoint;
   /** Why RDMA was refused, when the client offered it. */
   rdmaRefusal?: string;
@@ -169,7 +172,7 @@ export function encodeHelloAck(ack: Omit<HelloAck, "version">): Uint8Array {
   const value = new Uint8Array(2 + (ack.rdma ? RDMA_ENDPOINT_SIZE : 0) + (reason ? 2 + reason.length : 0));
   const view = new DataView(value.buffer);
   view.setUint8(0, EXTENSION_VERSION);
-  view.setUint8(1, (ack.mayCompress ? 1 : 0) | (ack.rdma ? 2 : 0));
+  view.setUint8(1, (ack.mayCompress ? 1 : 0) | (ack.rdma ? 2 : 0) | (ack.incompressible ? 4 : 0));
   let at = 2;
   if (ack.rdma) {
     writeEndpoint(view, value, at, ack.rdma);
@@ -188,6 +191,7 @@ export function decodeHelloAckValue(value: Uint8Array): HelloAck {
   const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
   const flags = view.getUint8(1);
   const ack: HelloAck = { version: view.getUint8(0), mayCompress: (flags & 1) !== 0 };
+  if (flags & 4) ack.incompressible = true;
   let at = 2;
   if (flags & 2) {
     ack.rdma = readEndpoint(view, value, at);

@@ -248,8 +248,9 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
                 const sample = new Uint8Array(length);
                 await readInto(file as FileHandle, resolved.offset + position, sample);
                 return sample;
-              })
+              }, `${request.kind}:${request.taskId}`)
             : { compress: false, reason: "not_negotiated" as const };
+          if ("incompressible" in decision && decision.incompressible) ack.incompressible = true;
           options.metrics?.compressionPieces.inc({ direction: "upload", decision: decision.reason });
           await writeAll(connection, encodeHelloAck(ack));
           headSent = true;
