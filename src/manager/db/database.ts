@@ -1,5 +1,5 @@
 /** Opens the manager's database: embedded PGlite in a data directory, or PostgreSQL through postgres.js. */
-import type { PGlite } from "@electric-sql/pglite";
+import type { PGlite, PGliteOptions } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema.ts";
 
@@ -28,6 +28,14 @@ export interface OpenDatabaseOptions {
 /** The default postgres.js pool size. */
 export const DEFAULT_POOL_SIZE = 10;
 
+/** Options every PGlite opened here starts from; none by default (PGlite finds its files beside its module). */
+let pgliteDefaults: () => Promise<PGliteOptions> = async () => ({});
+
+/** Sets where PGlite's wasm and data come from, for a compiled binary that embeds them. */
+export function setPgliteDefaults(load: () => Promise<PGliteOptions>): void {
+  pgliteDefaults = load;
+}
+
 /** Opens the database named by the options; never migrates (see migrate()). */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<DatabaseHandle> {
   if (options.url) {
@@ -42,7 +50,7 @@ export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<D
   let client = options.pglite;
   if (!client) {
     const { PGlite } = await import("@electric-sql/pglite");
-    client = options.dataDir ? await PGlite.create(options.dataDir) : await PGlite.create();
+    client = await PGlite.create({ ...(await pgliteDefaults()), ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
   }
   const pg = client;
   const db = drizzle({ client: pg, schema }) as unknown as Database;
