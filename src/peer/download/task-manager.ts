@@ -375,8 +375,9 @@ export class TaskManager {
       }
       throw error;
     } finally {
-      // Let the last messages flush before the request side closes.
-      setTimeout(() => announcement.close(), 50);
+      // Close now: the request side ends after the queued messages, and the stream is detached from the job's
+      // signal, which aborts the moment the job ends and would otherwise drop the last piece and finished reports.
+      announcement.close();
       void task;
     }
   }
