@@ -1,7 +1,9 @@
 /**
  * The scheduler's traffic report to the manager: bytes by traffic type, live counts and piece transfers
  * (which host got how many bytes of which task from which host), summed per interval and sent with
- * ManagerExt.ReportStats. A failed report is kept and merged into the next one.
+ * ManagerExt.ReportStats with the seed peers that announced themselves here, so that the manager lists them
+ * (Dragonfly's seed peers no longer register with the manager themselves). A failed report is kept and merged
+ * into the next one.
  */
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -9,6 +11,7 @@ import { TrafficType, type Piece } from "../gen/common/v2/common_pb.ts";
 import {
   ManagerExt,
   ReportStatsRequestSchema,
+  SeedPeerHostSchema,
   TransferHostSchema,
   type ReportStatsRequest,
   type TransferHost,
@@ -144,6 +147,26 @@ function activeCounts(resource: Resource): { tasks: number; peers: number; hosts
   return { tasks: resource.tasks.size, peers: resource.peers.size, hosts: resource.hosts.size };
 }
 
+/** Seed hosts that announced themselves within two of their intervals (as the scheduler's seed targets). */
+function freshSeeds(resource: Resource, now: number) {
+  return resource.hosts
+    .seeds()
+    .filter((h) => h.announceIntervalMs === undefined || now - h.updatedAt <= 2 * h.announceIntervalMs)
+    .map((h) =>
+      create(SeedPeerHostSchema, {
+        hostname: h.hostname,
+        ip: h.ip,
+        type: HOST_TYPES[h.type] ?? "super",
+        idc: h.idc,
+        location: h.location,
+        port: h.port,
+        downloadPort: h.info.downloadPort,
+        version: h.info.build?.gitVersion ?? "",
+        commit: h.info.build?.gitCommit ?? "",
+      }),
+    );
+}
+
 /** Sends the interval's stats to the manager every `intervalMs`. */
 export class StatsReporter implements Service {
   readonly name = "stats-reporter";
@@ -182,6 +205,8 @@ export class StatsReporter implements Service {
       transfers: interval.transfers.map((t) => ({ taskId: t.taskId, child: t.child, parent: t.parent, bytes: BigInt(t.bytes), pieces: t.pieces })),
       droppedTransfers: interval.droppedTransfers,
       version: VERSION,
+      seedPeers: freshSeeds(o.resource, now),
+      intervalMs: o.intervalMs,
     });
   }
 

@@ -314,6 +314,18 @@ export function rpcRoutes({ services, auth, config }: RpcDeps): (router: Connect
             if (!t.child) throw new InvalidArgument(`Invalid "transfers[${i}].child": required`);
             return { taskId: t.taskId, child: host(t.child), parent: t.parent ? host(t.parent) : undefined, bytes: Number(t.bytes), pieces: t.pieces };
           }),
+          seedPeers: req.seedPeers.map((p) => ({
+            hostname: p.hostname,
+            ip: p.ip,
+            type: p.type,
+            idc: p.idc,
+            location: p.location,
+            port: p.port,
+            downloadPort: p.downloadPort,
+            version: p.version,
+            commit: p.commit,
+          })),
+          intervalMs: req.intervalMs,
         });
         return create(ReportStatsResponseSchema, { intervalMs: 0 });
       },

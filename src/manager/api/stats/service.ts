@@ -6,7 +6,15 @@
 import { and, asc, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import { tenantScope, type Actor } from "../../auth/actor.ts";
 import { rowsOf } from "../../db/migrate.ts";
-import { scheduler, schedulerCluster, seedPeer, seedPeerClusterSchedulerCluster, taskTransfer, trafficBucket } from "../../db/schema.ts";
+import {
+  scheduler,
+  schedulerCluster,
+  seedPeer,
+  seedPeerCluster,
+  seedPeerClusterSchedulerCluster,
+  taskTransfer,
+  trafficBucket,
+} from "../../db/schema.ts";
 import { InvalidArgument, NotFound } from "../../errors.ts";
 import { alive } from "../../liveness.ts";
 import { scoped } from "../crud.ts";
@@ -50,7 +58,31 @@ export interface StatsReport {
   version: string;
   commit: string;
   transfers: { taskId: string; child: ReportHost; parent: ReportHost | undefined; bytes: number; pieces: number }[];
+  /** Seed peers announced to the scheduler; listed as active seed peers of the cluster's seed peer cluster. */
+  seedPeers?: ReportSeedPeer[];
+  /** The report interval; reported seed peers turn inactive after three without a report. */
+  intervalMs?: number;
 }
+
+/** A seed peer in a report. */
+export interface ReportSeedPeer {
+  hostname: string;
+  ip: string;
+  type: string;
+  idc: string;
+  location: string;
+  port: number;
+  downloadPort: number;
+  version: string;
+  commit: string;
+}
+
+/** Most seed peers one report may carry. */
+const MAX_SEED_PEERS_PER_REPORT = 1000;
+/** Dragonfly's seed peer types. */
+const SEED_PEER_TYPES = new Set(["super", "strong", "weak"]);
+/** Interval assumed for reported seed peers when the report names none. */
+const DEFAULT_REPORT_INTERVAL_MS = 10_000;
 
 const SAFE_TEXT = /^[^\u0000]{0,256}$/;
 
@@ -87,6 +119,17 @@ function validate(report: StatsReport): void {
     }
     checkBytes(`transfers[${i}].bytes`, t.bytes);
   }
+  const seeds = report.seedPeers ?? [];
+  if (seeds.length > MAX_SEED_PEERS_PER_REPORT) throw new InvalidArgument(`Invalid "seed_peers": ${seeds.length} entries, at most ${MAX_SEED_PEERS_PER_REPORT}`);
+  for (const [i, p] of seeds.entries()) {
+    checkText(`seed_peers[${i}].hostname`, p.hostname, true);
+    if (!/^[0-9a-fA-F:.]{2,45}$/.test(p.ip)) throw new InvalidArgument(`Invalid "seed_peers[${i}].ip": "${p.ip.slice(0, 64)}"`);
+    if (!SEED_PEER_TYPES.has(p.type)) throw new InvalidArgument(`Invalid "seed_peers[${i}].type": "${p.type.slice(0, 64)}"`);
+    for (const [field, value] of [["idc", p.idc], ["location", p.location], ["version", p.version], ["commit", p.commit]] as const) checkText(`seed_peers[${i}].${field}`, value);
+    for (const [field, value] of [["port", p.port], ["download_port", p.downloadPort]] as const) {
+      if (!Number.isInteger(value) || value < 0 || value > 65535) throw new InvalidArgument(`Invalid "seed_peers[${i}].${field}": "${value}"`);
+    }
+  }
 }
 
 function iso(value: Date | string): string {
@@ -94,7 +137,7 @@ function iso(value: Date | string): string {
 }
 
 /** Creates the stats service. */
-export function createStatsService({ db }: ServiceDeps) {
+export function createStatsService({ db, changed }: ServiceDeps) {
   let prunedAt = 0;
 
   async function prune(now: number): Promise<void> {
@@ -103,6 +146,47 @@ export function createStatsService({ db }: ServiceDeps) {
     const cutoff = new Date(now - STATS_RETENTION_MS);
     await db.delete(trafficBucket).where(lt(trafficBucket.bucket_start, cutoff));
     await db.delete(taskTransfer).where(lt(taskTransfer.updated_at, cutoff));
+  }
+
+  /**
+   * Marks reported seed peers active in the first seed peer cluster serving the scheduler cluster (none linked:
+   * nothing to do). Returns whether a seed peer appeared or came back, which changes what RPC callers see.
+   */
+  async function upsertSeedPeers(schedulerClusterId: number, seeds: ReportSeedPeer[], intervalMs: number, at: Date): Promise<boolean> {
+    const [link] = await db
+      .select({ id: seedPeerCluster.id, tenant_id: seedPeerCluster.tenant_id })
+      .from(seedPeerClusterSchedulerCluster)
+      .innerJoin(seedPeerCluster, eq(seedPeerCluster.id, seedPeerClusterSchedulerCluster.seed_peer_cluster_id))
+      .where(eq(seedPeerClusterSchedulerCluster.scheduler_cluster_id, schedulerClusterId))
+      .orderBy(asc(seedPeerCluster.id))
+      .limit(1);
+    if (!link) return false;
+    const live = await db
+      .select({ host: seedPeer.host_name, ip: seedPeer.ip })
+      .from(seedPeer)
+      .where(and(eq(seedPeer.seed_peer_cluster_id, link.id), alive(seedPeer)));
+    const known = new Set(live.map((r) => `${r.host}\u0000${r.ip}`));
+    const interval = Math.min(Math.max(Math.round(intervalMs), 10), 3_600_000);
+    for (const p of seeds) {
+      const values = {
+        type: p.type,
+        idc: p.idc,
+        location: p.location,
+        port: p.port,
+        download_port: p.downloadPort,
+        state: "active",
+        keep_alive_interval_ms: interval,
+        last_keep_alive_at: at,
+        git_version: p.version,
+        git_commit: p.commit,
+        updated_at: at,
+      };
+      await db
+        .insert(seedPeer)
+        .values({ ...values, tenant_id: link.tenant_id, host_name: p.hostname, ip: p.ip, seed_peer_cluster_id: link.id })
+        .onConflictDoUpdate({ target: [seedPeer.host_name, seedPeer.ip, seedPeer.seed_peer_cluster_id], set: values });
+    }
+    return seeds.some((p) => !known.has(`${p.hostname}\u0000${p.ip}`));
   }
 
   return {
@@ -201,6 +285,9 @@ export function createStatsService({ db }: ServiceDeps) {
             });
         }
       });
+      if (report.seedPeers && report.seedPeers.length > 0) {
+        if (await upsertSeedPeers(row.cluster, report.seedPeers, report.intervalMs || DEFAULT_REPORT_INTERVAL_MS, reportedAt)) changed();
+      }
       await prune(now);
     },
 

@@ -152,6 +152,34 @@ describe.each(DATABASES)("scheduler stats on %s", (kind) => {
     expect(stats.body.map((s: { scheduler_cluster_id: number }) => s.scheduler_cluster_id)).not.toContain(1);
   });
 
+  test("seed peers the scheduler reports are listed as active with their version, and turn inactive when no longer reported", async () => {
+    const seed = { hostname: "seed-a", ip: "10.0.0.5", type: "super", idc: "dc1", location: "", port: 4000, downloadPort: 4005, version: "1.2.3", commit: "c0ffee" };
+    await report({ seedPeers: [seed], intervalMs: 200 });
+    const listed = await m.call("GET", "/api/v1/seed-peers?seed_peer_cluster_id=1", { token: root.token });
+    expect(listed.status).toBe(200);
+    expect(listed.body).toEqual([
+      expect.objectContaining({ host_name: "seed-a", ip: "10.0.0.5", port: 4000, download_port: 4005, state: "active", git_version: "1.2.3", git_commit: "c0ffee", idc: "dc1" }),
+    ]);
+    expect(Date.parse(listed.body[0].last_keep_alive_at)).toBeGreaterThan(Date.now() - 60_000);
+    const stats = await m.call("GET", "/api/v1/cluster-stats", { token: root.token });
+    expect(stats.body.find((s: { scheduler_cluster_id: number }) => s.scheduler_cluster_id === 1).seed_peers).toBe(1);
+    // The scheduler hands it to its peers' searches: GetScheduler lists it among the cluster's seed peers.
+    const view = await manager.getScheduler({ sourceType: SourceType.SCHEDULER_SOURCE, hostname: "sched-1", ip: "10.0.0.1", schedulerClusterId: 1n });
+    expect(view.seedPeers.map((p) => `${p.hostname} ${p.ip}:${p.port}`)).toEqual(["seed-a 10.0.0.5:4000"]);
+    // Three intervals (600 ms) without a report: no longer alive.
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const again = await m.call("GET", "/api/v1/cluster-stats", { token: root.token });
+      if (again.body.find((s: { scheduler_cluster_id: number }) => s.scheduler_cluster_id === 1).seed_peers === 0) break;
+      await Bun.sleep(100);
+    }
+    const later = await m.call("GET", "/api/v1/cluster-stats", { token: root.token });
+    expect(later.body.find((s: { scheduler_cluster_id: number }) => s.scheduler_cluster_id === 1).seed_peers).toBe(0);
+    const bad = await report({ seedPeers: [{ ...seed, type: "giant" }] }).catch((e) => e);
+    expect((bad as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((bad as ConnectError).rawMessage).toContain('"seed_peers[0].type"');
+  });
+
   test("buckets and transfers older than the retention are removed by the next report", async () => {
     const stats = m.manager.services.stats;
     const actor = { kind: "anonymous", userId: null, name: "test", root: true, roles: [], tenantIds: [1], permissions: new Set<string>() } as const;

@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file libellula/manager/v1/manager_ext.proto.
  */
 export const file_libellula_manager_v1_manager_ext: GenFile = /*@__PURE__*/
-  fileDesc("CiZsaWJlbGx1bGEvbWFuYWdlci92MS9tYW5hZ2VyX2V4dC5wcm90bxIUbGliZWxsdWxhLm1hbmFnZXIudjEipwEKEEhlYXJ0YmVhdFJlcXVlc3QSKwoLc291cmNlX3R5cGUYASABKA4yFi5tYW5hZ2VyLnYyLlNvdXJjZVR5cGUSEAoIaG9zdG5hbWUYAiABKAkSEgoKY2x1c3Rlcl9pZBgDIAEoBBIKCgJpcBgEIAEoCRITCgtpbnRlcnZhbF9tcxgFIAEoDRIPCgd2ZXJzaW9uGAYgASgJEg4KBmNvbW1pdBgHIAEoCSIoChFIZWFydGJlYXRSZXNwb25zZRITCgtpbnRlcnZhbF9tcxgBIAEoDSKVAQoUQ2xhaW1Kb2JUYXNrc1JlcXVlc3QSEAoIaG9zdG5hbWUYASABKAkSCgoCaXAYAiABKAkSHAoUc2NoZWR1bGVyX2NsdXN0ZXJfaWQYAyABKAQSDQoFdHlwZXMYBCADKAkSDQoFbGltaXQYBSABKA0SEAoIbGVhc2VfbXMYBiABKA0SEQoJcmVuZXdfaWRzGAcgAygEInAKB0pvYlRhc2sSCgoCaWQYASABKAQSDgoGam9iX2lkGAIgASgEEgwKBHR5cGUYAyABKAkSDAoEYXJncxgEIAEoDBIcChRzY2hlZHVsZXJfY2x1c3Rlcl9pZBgFIAEoBBIPCgdhdHRlbXB0GAYgASgNIkUKFUNsYWltSm9iVGFza3NSZXNwb25zZRIsCgV0YXNrcxgBIAMoCzIdLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLkpvYlRhc2sicAoUUmVwb3J0Sm9iVGFza1JlcXVlc3QSCgoCaWQYASABKAQSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSDwoHc3VjY2VzcxgEIAEoCBIOCgZyZXN1bHQYBSABKAwSDQoFZXJyb3IYBiABKAkiRgoMVHJhbnNmZXJIb3N0EgoKAmlkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEgoKAmlwGAMgASgJEgwKBHR5cGUYBCABKAkipQEKDFRhc2tUcmFuc2ZlchIPCgd0YXNrX2lkGAEgASgJEjEKBWNoaWxkGAIgASgLMiIubGliZWxsdWxhLm1hbmFnZXIudjEuVHJhbnNmZXJIb3N0EjIKBnBhcmVudBgDIAEoCzIiLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLlRyYW5zZmVySG9zdBINCgVieXRlcxgEIAEoBBIOCgZwaWVjZXMYBSABKA0i8wIKElJlcG9ydFN0YXRzUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIKCgJpcBgCIAEoCRIcChRzY2hlZHVsZXJfY2x1c3Rlcl9pZBgDIAEoBBIQCghzdGFydF9tcxgEIAEoBBIOCgZlbmRfbXMYBSABKAQSHAoUYmFja190b19zb3VyY2VfYnl0ZXMYBiABKAQSGQoRcmVtb3RlX3BlZXJfYnl0ZXMYByABKAQSGAoQbG9jYWxfcGVlcl9ieXRlcxgIIAEoBBIUCgxhY3RpdmVfdGFza3MYCSABKA0SFAoMYWN0aXZlX3BlZXJzGAogASgNEg0KBWhvc3RzGAsgASgNEjUKCXRyYW5zZmVycxgMIAMoCzIiLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLlRhc2tUcmFuc2ZlchIZChFkcm9wcGVkX3RyYW5zZmVycxgNIAEoDRIPCgd2ZXJzaW9uGA4gASgJEg4KBmNvbW1pdBgPIAEoCSIqChNSZXBvcnRTdGF0c1Jlc3BvbnNlEhMKC2ludGVydmFsX21zGAEgASgNMo0DCgpNYW5hZ2VyRXh0ElwKCUhlYXJ0YmVhdBImLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLkhlYXJ0YmVhdFJlcXVlc3QaJy5saWJlbGx1bGEubWFuYWdlci52MS5IZWFydGJlYXRSZXNwb25zZRJoCg1DbGFpbUpvYlRhc2tzEioubGliZWxsdWxhLm1hbmFnZXIudjEuQ2xhaW1Kb2JUYXNrc1JlcXVlc3QaKy5saWJlbGx1bGEubWFuYWdlci52MS5DbGFpbUpvYlRhc2tzUmVzcG9uc2USUwoNUmVwb3J0Sm9iVGFzaxIqLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLlJlcG9ydEpvYlRhc2tSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5EmIKC1JlcG9ydFN0YXRzEigubGliZWxsdWxhLm1hbmFnZXIudjEuUmVwb3J0U3RhdHNSZXF1ZXN0GikubGliZWxsdWxhLm1hbmFnZXIudjEuUmVwb3J0U3RhdHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_empty, file_manager_v2_manager]);
+  fileDesc("CiZsaWJlbGx1bGEvbWFuYWdlci92MS9tYW5hZ2VyX2V4dC5wcm90bxIUbGliZWxsdWxhLm1hbmFnZXIudjEipwEKEEhlYXJ0YmVhdFJlcXVlc3QSKwoLc291cmNlX3R5cGUYASABKA4yFi5tYW5hZ2VyLnYyLlNvdXJjZVR5cGUSEAoIaG9zdG5hbWUYAiABKAkSEgoKY2x1c3Rlcl9pZBgDIAEoBBIKCgJpcBgEIAEoCRITCgtpbnRlcnZhbF9tcxgFIAEoDRIPCgd2ZXJzaW9uGAYgASgJEg4KBmNvbW1pdBgHIAEoCSIoChFIZWFydGJlYXRSZXNwb25zZRITCgtpbnRlcnZhbF9tcxgBIAEoDSKVAQoUQ2xhaW1Kb2JUYXNrc1JlcXVlc3QSEAoIaG9zdG5hbWUYASABKAkSCgoCaXAYAiABKAkSHAoUc2NoZWR1bGVyX2NsdXN0ZXJfaWQYAyABKAQSDQoFdHlwZXMYBCADKAkSDQoFbGltaXQYBSABKA0SEAoIbGVhc2VfbXMYBiABKA0SEQoJcmVuZXdfaWRzGAcgAygEInAKB0pvYlRhc2sSCgoCaWQYASABKAQSDgoGam9iX2lkGAIgASgEEgwKBHR5cGUYAyABKAkSDAoEYXJncxgEIAEoDBIcChRzY2hlZHVsZXJfY2x1c3Rlcl9pZBgFIAEoBBIPCgdhdHRlbXB0GAYgASgNIkUKFUNsYWltSm9iVGFza3NSZXNwb25zZRIsCgV0YXNrcxgBIAMoCzIdLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLkpvYlRhc2sicAoUUmVwb3J0Sm9iVGFza1JlcXVlc3QSCgoCaWQYASABKAQSEAoIaG9zdG5hbWUYAiABKAkSCgoCaXAYAyABKAkSDwoHc3VjY2VzcxgEIAEoCBIOCgZyZXN1bHQYBSABKAwSDQoFZXJyb3IYBiABKAkiRgoMVHJhbnNmZXJIb3N0EgoKAmlkGAEgASgJEhAKCGhvc3RuYW1lGAIgASgJEgoKAmlwGAMgASgJEgwKBHR5cGUYBCABKAkipQEKDFRhc2tUcmFuc2ZlchIPCgd0YXNrX2lkGAEgASgJEjEKBWNoaWxkGAIgASgLMiIubGliZWxsdWxhLm1hbmFnZXIudjEuVHJhbnNmZXJIb3N0EjIKBnBhcmVudBgDIAEoCzIiLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLlRyYW5zZmVySG9zdBINCgVieXRlcxgEIAEoBBIOCgZwaWVjZXMYBSABKA0inwEKDFNlZWRQZWVySG9zdBIQCghob3N0bmFtZRgBIAEoCRIKCgJpcBgCIAEoCRIMCgR0eXBlGAMgASgJEgsKA2lkYxgEIAEoCRIQCghsb2NhdGlvbhgFIAEoCRIMCgRwb3J0GAYgASgFEhUKDWRvd25sb2FkX3BvcnQYByABKAUSDwoHdmVyc2lvbhgIIAEoCRIOCgZjb21taXQYCSABKAkiwAMKElJlcG9ydFN0YXRzUmVxdWVzdBIQCghob3N0bmFtZRgBIAEoCRIKCgJpcBgCIAEoCRIcChRzY2hlZHVsZXJfY2x1c3Rlcl9pZBgDIAEoBBIQCghzdGFydF9tcxgEIAEoBBIOCgZlbmRfbXMYBSABKAQSHAoUYmFja190b19zb3VyY2VfYnl0ZXMYBiABKAQSGQoRcmVtb3RlX3BlZXJfYnl0ZXMYByABKAQSGAoQbG9jYWxfcGVlcl9ieXRlcxgIIAEoBBIUCgxhY3RpdmVfdGFza3MYCSABKA0SFAoMYWN0aXZlX3BlZXJzGAogASgNEg0KBWhvc3RzGAsgASgNEjUKCXRyYW5zZmVycxgMIAMoCzIiLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLlRhc2tUcmFuc2ZlchIZChFkcm9wcGVkX3RyYW5zZmVycxgNIAEoDRIPCgd2ZXJzaW9uGA4gASgJEg4KBmNvbW1pdBgPIAEoCRI2CgpzZWVkX3BlZXJzGBAgAygLMiIubGliZWxsdWxhLm1hbmFnZXIudjEuU2VlZFBlZXJIb3N0EhMKC2ludGVydmFsX21zGBEgASgNIioKE1JlcG9ydFN0YXRzUmVzcG9uc2USEwoLaW50ZXJ2YWxfbXMYASABKA0yjQMKCk1hbmFnZXJFeHQSXAoJSGVhcnRiZWF0EiYubGliZWxsdWxhLm1hbmFnZXIudjEuSGVhcnRiZWF0UmVxdWVzdBonLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLkhlYXJ0YmVhdFJlc3BvbnNlEmgKDUNsYWltSm9iVGFza3MSKi5saWJlbGx1bGEubWFuYWdlci52MS5DbGFpbUpvYlRhc2tzUmVxdWVzdBorLmxpYmVsbHVsYS5tYW5hZ2VyLnYxLkNsYWltSm9iVGFza3NSZXNwb25zZRJTCg1SZXBvcnRKb2JUYXNrEioubGliZWxsdWxhLm1hbmFnZXIudjEuUmVwb3J0Sm9iVGFza1JlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkSYgoLUmVwb3J0U3RhdHMSKC5saWJlbGx1bGEubWFuYWdlci52MS5SZXBvcnRTdGF0c1JlcXVlc3QaKS5saWJlbGx1bGEubWFuYWdlci52MS5SZXBvcnRTdGF0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_empty, file_manager_v2_manager]);
 
 /**
  * A unary heartbeat: the same fields as KeepAlive, one message per interval.
@@ -343,6 +343,71 @@ export const TaskTransferSchema: GenMessage<TaskTransfer> = /*@__PURE__*/
   messageDesc(file_libellula_manager_v1_manager_ext, 7);
 
 /**
+ * A seed peer the scheduler knows from its host announcements; the manager lists it as active while reported.
+ *
+ * @generated from message libellula.manager.v1.SeedPeerHost
+ */
+export type SeedPeerHost = Message<"libellula.manager.v1.SeedPeerHost"> & {
+  /**
+   * @generated from field: string hostname = 1;
+   */
+  hostname: string;
+
+  /**
+   * @generated from field: string ip = 2;
+   */
+  ip: string;
+
+  /**
+   * "super", "strong" or "weak".
+   *
+   * @generated from field: string type = 3;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string idc = 4;
+   */
+  idc: string;
+
+  /**
+   * @generated from field: string location = 5;
+   */
+  location: string;
+
+  /**
+   * The upload gRPC port.
+   *
+   * @generated from field: int32 port = 6;
+   */
+  port: number;
+
+  /**
+   * The piece (Vortex) port.
+   *
+   * @generated from field: int32 download_port = 7;
+   */
+  downloadPort: number;
+
+  /**
+   * @generated from field: string version = 8;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string commit = 9;
+   */
+  commit: string;
+};
+
+/**
+ * Describes the message libellula.manager.v1.SeedPeerHost.
+ * Use `create(SeedPeerHostSchema)` to create a new message.
+ */
+export const SeedPeerHostSchema: GenMessage<SeedPeerHost> = /*@__PURE__*/
+  messageDesc(file_libellula_manager_v1_manager_ext, 8);
+
+/**
  * What a scheduler saw over one interval: bytes by traffic type, its live counts, and who got pieces from whom.
  *
  * @generated from message libellula.manager.v1.ReportStatsRequest
@@ -432,6 +497,20 @@ export type ReportStatsRequest = Message<"libellula.manager.v1.ReportStatsReques
    * @generated from field: string commit = 15;
    */
   commit: string;
+
+  /**
+   * Seed peers announced to this scheduler and still fresh.
+   *
+   * @generated from field: repeated libellula.manager.v1.SeedPeerHost seed_peers = 16;
+   */
+  seedPeers: SeedPeerHost[];
+
+  /**
+   * The report interval in milliseconds; reported seed peers turn inactive after three intervals without a report.
+   *
+   * @generated from field: uint32 interval_ms = 17;
+   */
+  intervalMs: number;
 };
 
 /**
@@ -439,7 +518,7 @@ export type ReportStatsRequest = Message<"libellula.manager.v1.ReportStatsReques
  * Use `create(ReportStatsRequestSchema)` to create a new message.
  */
 export const ReportStatsRequestSchema: GenMessage<ReportStatsRequest> = /*@__PURE__*/
-  messageDesc(file_libellula_manager_v1_manager_ext, 8);
+  messageDesc(file_libellula_manager_v1_manager_ext, 9);
 
 /**
  * What the manager answers a stats report with.
@@ -460,7 +539,7 @@ export type ReportStatsResponse = Message<"libellula.manager.v1.ReportStatsRespo
  * Use `create(ReportStatsResponseSchema)` to create a new message.
  */
 export const ReportStatsResponseSchema: GenMessage<ReportStatsResponse> = /*@__PURE__*/
-  messageDesc(file_libellula_manager_v1_manager_ext, 9);
+  messageDesc(file_libellula_manager_v1_manager_ext, 10);
 
 /**
  * Libellula's extension service beside manager.v2.Manager.
