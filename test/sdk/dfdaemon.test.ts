@@ -61,6 +61,13 @@ describe("the SDK's dfdaemon client", () => {
     expect(result.pieces).toBe(events.at(-1)!.pieces);
     expect(result.bytesByTrafficType.remote_peer + result.bytesByTrafficType.back_to_source).toBe(file.data.length);
     expect(await sha256File(output)).toBe(file.sha256);
+
+    // Again: served from this peer's storage, with the same progress to the full length.
+    const again: Progress[] = [];
+    const local = await peer.download(origin.url("/progress.bin"), { output: join(out, "progress-2.bin"), onProgress: (p) => again.push(p) });
+    expectProgress(again, file.data.length);
+    expect(local.bytesByTrafficType.local_peer).toBe(file.data.length);
+    expect(await sha256File(join(out, "progress-2.bin"))).toBe(file.sha256);
   });
 
   test("downloadEvents() with transfer: the bytes come over the socket and the SDK writes the file", async () => {

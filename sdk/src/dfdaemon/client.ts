@@ -297,7 +297,8 @@ export function createDfdaemonClient(options: DfdaemonClientOptions = {}): Dfdae
         } else if (r.case === "downloadPieceFinishedResponse" && r.value.piece) {
           const piece = pieceInfo(r.value.piece);
           writer?.write(piece, r.value.piece.content);
-          counter.add(piece.number, piece.length);
+          // A piece reported twice is one piece: progress never counts it again.
+          if (!counter.add(piece.number, piece.length)) continue;
           yield {
             type: "piece",
             taskId: message.taskId,
@@ -379,7 +380,7 @@ export function createDfdaemonClient(options: DfdaemonClientOptions = {}): Dfdae
         } else if (r.case === "downloadPieceFinishedResponse" && r.value.piece) {
           const piece = pieceInfo(r.value.piece);
           writer?.write(piece, r.value.piece.content);
-          counter.add(piece.number, piece.length);
+          if (!counter.add(piece.number, piece.length)) continue;
           opts.onProgress?.({ taskId, contentLength, completedLength: counter.completedLength, pieces: counter.pieces, piece });
         }
       }
