@@ -10,6 +10,7 @@ import { advertisedIdentity, type SchedulerConfig } from "./config.ts";
 import { ResourceGc } from "./gc.ts";
 import { createDfdaemonClient, type DfdaemonClient } from "./job/dfdaemon-client.ts";
 import { createJobExecutors } from "./job/executors.ts";
+import { createSiblingSchedulers } from "./job/sibling-schedulers.ts";
 import { JobWorker } from "./job/worker.ts";
 import { ManagerClient, type Dynconfig } from "./manager-client.ts";
 import { createPersistentCache, type PersistentCache, type PersistentCacheDfdaemonClient } from "./persistentcache/index.ts";
@@ -108,7 +109,14 @@ export function createScheduler(config: SchedulerConfig, options: CreateSchedule
   const forgetTask = (taskId: string) => {
     if (resource.tasks.load(taskId)) service.deleteTask("", taskId);
   };
-  const executors = createJobExecutors({ resource, seeds, dfdaemon, ip: identity.ip, clusterId: config.manager.schedulerClusterID, log, forgetTask });
+  const siblings = config.manager.addr
+    ? createSiblingSchedulers({
+        managerAddr: config.manager.addr,
+        clusterId: config.manager.schedulerClusterID,
+        self: () => ({ hostname: identity.hostname, ip: identity.ip, port: server?.port ?? 0 }),
+      })
+    : undefined;
+  const executors = createJobExecutors({ resource, seeds, dfdaemon, ip: identity.ip, clusterId: config.manager.schedulerClusterID, log, forgetTask, siblings });
   const g = config.scheduler.gc;
   const gc = new ResourceGc({
     resource,

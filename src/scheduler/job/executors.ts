@@ -3,6 +3,7 @@ import type { Logger } from "../../common/log.ts";
 import type { Resource } from "../resource/resource.ts";
 import type { SeedTarget } from "../scheduling/seed-peer.ts";
 import type { DfdaemonClient } from "./dfdaemon-client.ts";
+import type { SiblingSchedulers } from "./sibling-schedulers.ts";
 import { PreheatFailed, runPreheat, type PreheatArgs } from "./preheat.ts";
 import { runDeleteTask, runGetTask, runSyncPeers, type TaskArgs } from "./task-jobs.ts";
 import { JobFailed, type JobExecutor } from "./worker.ts";
@@ -17,6 +18,8 @@ export interface JobExecutorDeps {
   log: Logger;
   /** Removes a task and its peers from the scheduler's memory. */
   forgetTask(taskId: string): void;
+  /** The other schedulers of the cluster, which delete_task makes forget the task too. */
+  siblings?: SiblingSchedulers;
   fetch?: typeof fetch;
 }
 
@@ -28,6 +31,7 @@ export function createJobExecutors(deps: JobExecutorDeps): Record<string, JobExe
     clusterId: deps.clusterId,
     forgetTask: deps.forgetTask,
     holders: (taskId: string) => deps.resource.tasks.load(taskId)?.peers().map((p) => p.host.id) ?? [],
+    forgetOnSiblings: deps.siblings ? (taskId: string, signal: AbortSignal) => deps.siblings!.forgetTask(taskId, signal) : undefined,
   };
   return {
     async preheat(args, signal) {
@@ -42,7 +46,7 @@ export function createJobExecutors(deps: JobExecutorDeps): Record<string, JobExe
     async delete_task(args, signal) {
       const result = await runDeleteTask(taskDeps, args as TaskArgs, signal);
       const first = result.failure_tasks[0];
-      if (first) throw new JobFailed(`Cannot delete the task on ${result.failure_tasks.length} hosts: ${first.description}`, result);
+      if (first) throw new JobFailed(`Cannot delete the task on ${result.failure_tasks.length} hosts or schedulers: ${first.description}`, result);
       return result;
     },
     sync_peers: async () => runSyncPeers(taskDeps),

@@ -29,6 +29,8 @@ export interface TaskJobDeps {
   forgetTask(taskId: string): void;
   /** Host IDs whose peers of the task the scheduler knows. */
   holders(taskId: string): string[];
+  /** Makes the other schedulers of the cluster forget the task; answers those that could not. */
+  forgetOnSiblings?(taskId: string, signal: AbortSignal): Promise<DeleteTaskOutcome[]>;
 }
 
 /** Dragonfly's host type names by `common.v2.Host.type`. */
@@ -115,7 +117,10 @@ export interface DeleteTaskOutcome {
   description?: string;
 }
 
-/** delete_task: removes the task from every host holding it and from the scheduler's memory. */
+/**
+ * delete_task: removes the task from every host holding it, then from the memory of this scheduler and of
+ * every other scheduler of the cluster (peers hash tasks to schedulers, so another one may hold it).
+ */
 export async function runDeleteTask(deps: TaskJobDeps, args: TaskArgs, signal: AbortSignal) {
   const id = taskIdOf(args);
   const { hosts } = await findHolders(deps, id, args.concurrent_peer_count || DEFAULT_CONCURRENT_PEER_COUNT, signal);
@@ -136,6 +141,7 @@ export async function runDeleteTask(deps: TaskJobDeps, args: TaskArgs, signal: A
     }
   });
   deps.forgetTask(id);
+  if (deps.forgetOnSiblings) failure_tasks.push(...(await deps.forgetOnSiblings(id, signal)));
   return { task_id: id, success_tasks, failure_tasks, scheduler_cluster_id: deps.clusterId };
 }
 
