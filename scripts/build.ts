@@ -9,7 +9,7 @@
  * without git) and the clock (SOURCE_DATE_EPOCH overrides it).
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 const root = join(import.meta.dir, "..");
@@ -60,19 +60,27 @@ function main(argv: string[]): number {
   }
   mkdirSync(outdir, { recursive: true });
   const outfile = join(outdir, BINARY);
-  const result = spawnSync(
-    join(root, "node_modules", ".bin", "bun"),
-    [
-      "build", "--compile", "--minify", "--sourcemap", "--bytecode", "--format=esm",
-      "--define", `LIBELLULA_BUILD_COMMIT=${JSON.stringify(commit)}`,
-      "--define", `LIBELLULA_BUILD_DATE=${JSON.stringify(date)}`,
-      join(root, "src", "cli", "libellula.ts"), "--outfile", outfile,
-    ],
-    { cwd: root, stdio: "inherit" },
-  );
-  if (result.status !== 0) return result.status ?? 1;
-  // The source map is inside the executable too (stack traces name the .ts files); the copy beside it is unused.
-  rmSync(`${outfile}.map`, { force: true });
+  // Bun writes source maps beside the executable, one per chunk; they are inside it too (stack traces name the
+  // .ts files), so the build happens in a staging folder and only the executable is kept.
+  const staging = mkdtempSync(join(outdir, ".build-"));
+  try {
+    const result = spawnSync(
+      join(root, "node_modules", ".bin", "bun"),
+      [
+        "build", "--compile", "--minify", "--sourcemap",
+        // Bytecode, and a chunk per command loaded on demand: `dfget` parses none of the manager's code.
+        "--bytecode", "--format=esm", "--splitting",
+        "--define", `LIBELLULA_BUILD_COMMIT=${JSON.stringify(commit)}`,
+        "--define", `LIBELLULA_BUILD_DATE=${JSON.stringify(date)}`,
+        join(root, "src", "cli", "libellula.ts"), "--outfile", join(staging, BINARY),
+      ],
+      { cwd: root, stdio: "inherit" },
+    );
+    if (result.status !== 0) return result.status ?? 1;
+    renameSync(join(staging, BINARY), outfile);
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   for (const command of COMMAND_LINKS) {
     const link = join(outdir, command);
     rmSync(link, { force: true });
