@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { StorageError, TaskNotFound, errorMessage } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import { MetadataStore, type PieceRecord, type TaskRecord } from "./metadata.ts";
+import { BufferReclaimer } from "./reclaim.ts";
 
 /** Kinds of stored tasks and their content folders. */
 export const CONTENT_DIRS = { standard: "tasks", persistentCache: "persistent-cache-tasks" } as const;
@@ -32,6 +33,7 @@ export class Storage {
   private readonly tasks = new Map<string, StoredTask>();
   private readonly fds = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly reclaimer = new BufferReclaimer();
 
   constructor(private readonly options: StorageOptions) {}
 
@@ -193,6 +195,7 @@ export class Storage {
       while (written < chunk.length) {
         written += fs.writeSync(fd, chunk, written, chunk.length - written, position + written);
       }
+      this.reclaimer.account(chunk.length);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
       const reason = code === "ENOSPC" ? "disk full" : errorMessage(cause);

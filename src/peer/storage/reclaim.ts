@@ -1,0 +1,37 @@
+/**
+ * Paces the collection of network buffers. Every chunk a socket or an HTTP body hands over is a fresh buffer; left
+ * to the collector's own schedule, a daemon with a large heap lets tens of megabytes of them pile up between
+ * collections, so each new chunk lands on pages the kernel must fault in and zero, and freed ones are handed back
+ * with madvise. Asking for a young-generation collection every few megabytes received keeps the same warm pages
+ * in use. Measured on a peer receiving 256 MiB in 4 MiB pieces, 8 at a time: 1.3 CPU s without, 0.6 with a hint
+ * every 4 MiB, 0.7 every 8 MiB, 1.0 every 32 MiB and 0.95 every 1 MiB (each collection has a fixed cost).
+ */
+
+/** Bytes received between two collection hints. */
+export const DEFAULT_RECLAIM_BYTES = 4 * 1024 * 1024;
+
+/** Runs a quick (young-generation) collection where the runtime offers one; a no-op elsewhere. */
+function runtimeCollect(): void {
+  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(false);
+}
+
+/** Counts received bytes and asks for a collection after each `everyBytes`. */
+export class BufferReclaimer {
+  private pending = 0;
+  /** Collections asked for so far. */
+  collections = 0;
+
+  constructor(
+    private readonly everyBytes = DEFAULT_RECLAIM_BYTES,
+    private readonly collect: () => void = runtimeCollect,
+  ) {}
+
+  /** Accounts `bytes` just consumed; collects when enough have passed. */
+  account(bytes: number): void {
+    this.pending += bytes;
+    if (this.pending < this.everyBytes) return;
+    this.pending = 0;
+    this.collections++;
+    this.collect();
+  }
+}
