@@ -1,5 +1,6 @@
 /** The http(s) backend: stat by a one-byte ranged GET, ranged reads, redirects followed, headers passed through. */
 import { SourceError, errorMessage } from "../../common/errors.ts";
+import { rangedGet, socketPathApplies } from "./http-range.ts";
 import type { FetchLike } from "./redirects.ts";
 import { redactUrl, type ByteRange, type GetResult, type Source, type SourceRequest, type StatResult } from "./source.ts";
 
@@ -59,11 +60,17 @@ export class RangeNotSupported extends SourceError {}
 export interface HttpSourceOptions {
   /** The fetch to use; by default the global one, following redirects. */
   fetch?: FetchLike;
+  /**
+   * Ranged reads of plain-http origins over a bare socket, falling back to fetch for anything unusual
+   * (default: on unless `fetch` is given).
+   */
+  socketRanges?: boolean;
 }
 
 /** Creates the http(s) backend. */
 export function createHttpSource(options: HttpSourceOptions = {}): Source {
   const send = (url: string, init: RequestInit) => sendWith(url, init, options.fetch);
+  const socketRanges = options.socketRanges ?? options.fetch === undefined;
   return {
     async stat({ url, header, signal }: SourceRequest): Promise<StatResult> {
       let response = await send(url, { headers: requestHeaders(header, "bytes=0-0"), signal });
@@ -98,6 +105,13 @@ export function createHttpSource(options: HttpSourceOptions = {}): Source {
 
     async get({ url, header, signal, range }: SourceRequest & { range?: ByteRange }): Promise<GetResult> {
       const rangeHeader = range ? `bytes=${range.start}-${range.start + range.length - 1}` : undefined;
+      if (range && range.length > 0 && socketRanges) {
+        const target = new URL(url);
+        if (socketPathApplies(target)) {
+          const direct = await rangedGet(target, requestHeaders(header), range, signal ?? undefined);
+          if (direct) return { body: direct.body, header: direct.header, statusCode: direct.status };
+        }
+      }
       const response = await send(url, { headers: requestHeaders(header, rangeHeader), signal });
       if (response.status >= 400) throw await originError(url, response);
       if (range && response.status !== 206) {
