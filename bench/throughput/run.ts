@@ -10,6 +10,7 @@ import { Cleanup } from "../lib/cleanup.ts";
 import {
   curlCommand,
   dfgetCommand,
+  REPO_ROOT,
   localProbe,
   readTraffic,
   requireDaemonBinaries,
@@ -34,6 +35,7 @@ const BENCH = "throughput";
 const HOST_IP = "127.0.0.1";
 /** Below this, dfget's throughput is not "through the seed" and the bench says so. */
 const TARGET_RATIO = 0.8;
+const GIB = 1024 ** 3;
 
 const FLAGS = {
   sizes: { help: "comma-separated file sizes", env: "LIBELLULA_BENCH_SIZES", default: "256MiB,1GiB" },
@@ -42,6 +44,7 @@ const FLAGS = {
   "curl-only": { boolean: true, help: "measure only curl (checks the harness without the daemons)" },
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded", env: "LIBELLULA_BENCH_KEEP_LOGS" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
+  "cpu-prof": { help: "write a Bun CPU profile (markdown) of each dfdaemon into this directory", env: "LIBELLULA_BENCH_CPU_PROF" },
 } satisfies Record<string, FlagSpec>;
 
 /** Figures for one file size. */
@@ -57,6 +60,9 @@ interface SizeResult {
   peerTraffic: Traffic | null;
   /** Bytes the origin sent during the dfget download. */
   originBytes: number | null;
+  /** CPU seconds each dfdaemon used during the dfget download. */
+  seedCpu: number | null;
+  peerCpu: number | null;
 }
 
 const cleanup = new Cleanup();
@@ -100,7 +106,7 @@ async function main(): Promise<number> {
   const results: SizeResult[] = [];
   for (const size of sizes) {
     section(`${formatSize(size)}`);
-    results.push(await measure(size, work, runP2p, timeoutMs, keep));
+    results.push(await measure(size, work, runP2p, timeoutMs, keep, flags["cpu-prof"] || undefined));
     cleanup.check();
   }
 
@@ -115,14 +121,16 @@ async function main(): Promise<number> {
       r.seedPeakRss === null ? "" : formatSize(r.seedPeakRss),
       r.peerPeakRss === null ? "" : formatSize(r.peerPeakRss),
       r.originBytes === null ? "" : formatRatio(r.originBytes / r.size),
+      r.seedCpu === null ? "" : (r.seedCpu / (r.size / GIB)).toFixed(2),
+      r.peerCpu === null ? "" : (r.peerCpu / (r.size / GIB)).toFixed(2),
     ];
   });
   const lines = [
     "#### bench/throughput: one peer fetching through a seed peer on loopback, no shaping",
     "",
-    table(["File", "curl from origin", "dfget via seed peer", "dfget ÷ curl", "seed peak RSS", "peer peak RSS", "origin bytes ÷ file"], rows),
+    table(["File", "curl from origin", "dfget via seed peer", "dfget ÷ curl", "seed peak RSS", "peer peak RSS", "origin bytes ÷ file", "seed CPU s/GiB", "peer CPU s/GiB"], rows),
     "",
-    `Throughput is file size over wall time from process start to exit (decimal MB/s); peak RSS is VmHWM of each dfdaemon, read at the end; target dfget ÷ curl ≥ ${TARGET_RATIO}×.`,
+    `Throughput is file size over wall time from process start to exit (decimal MB/s); peak RSS is VmHWM of each dfdaemon, read at the end; CPU is user + system time of each dfdaemon during the download, per GiB of file; target dfget ÷ curl ≥ ${TARGET_RATIO}×.`,
     `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
     `Command: \`npm run bench:throughput -- --sizes ${flags.sizes}\``,
   ];
@@ -137,7 +145,7 @@ async function main(): Promise<number> {
 }
 
 /** Generates a file of `size`, fetches it with curl, then through a fresh seed peer and peer with dfget. */
-async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: number, keep: boolean): Promise<SizeResult> {
+async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: number, keep: boolean, profileDir: string | undefined): Promise<SizeResult> {
   const label = formatSize(size).replace(/\s+/g, "");
   const dir = ensureDir(join(work.dir, label));
   const source = join(dir, "blob");
@@ -175,18 +183,21 @@ async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: 
     seedTraffic: null,
     peerTraffic: null,
     originBytes: null,
+    seedCpu: null,
+    peerCpu: null,
   };
-  if (runP2p) await measureDfget(result, origin, sha, dir, label, work, timeoutMs);
+  if (runP2p) await measureDfget(result, origin, sha, dir, label, work, timeoutMs, profileDir);
   await stopOrigin();
   if (!keep) rmSync(dir, { recursive: true, force: true });
   return result;
 }
 
 /** Starts a scheduler, a seed peer and a peer; the peer runs dfget; reads traffic and peak RSS. */
-async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir: string, label: string, work: WorkDir, timeoutMs: number): Promise<void> {
+async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir: string, label: string, work: WorkDir, timeoutMs: number, profileDir: string | undefined): Promise<void> {
   const daemons: Daemon[] = [];
   const stopAll = async () => {
-    await Promise.all(daemons.splice(0).map((daemon) => daemon.process.stop()));
+    // A profiled daemon writes its profile while it exits, which takes longer than the usual grace.
+    await Promise.all(daemons.splice(0).map((daemon) => daemon.process.stop(profileDir === undefined ? undefined : 60_000)));
   };
   cleanup.add(`daemons ${label}`, stopAll);
   const [schedulerPort, schedulerMetrics, ...ports] = freePorts(12, HOST_IP) as [number, number, ...number[]];
@@ -216,7 +227,7 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
       schedulerAddr: `${HOST_IP}:${schedulerPort}`,
       seed: name === "seed",
       logFile: join(work.logs, `dfdaemon-${name}-${label}.log`),
-      wrap: (cmd) => cmd,
+      wrap: profileDir === undefined ? (cmd) => cmd : profiled(ensureDir(profileDir), `${name}-${label}`),
       probe: localProbe,
     });
     daemons.push(daemon);
@@ -236,6 +247,8 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
   const busy = cpuBusy(cpu0, cpuSnapshot());
   const [seedCpu, peerCpu] = daemonCpu().map((value, i) => value - daemonCpu0[i]!);
+  result.seedCpu = seedCpu!;
+  result.peerCpu = peerCpu!;
   cleanup.check();
   result.dfget = dfget;
   result.originBytes = (await origin.stats()).bytesSent;
@@ -262,6 +275,11 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   }
   await stopAll();
   rmSync(output, { force: true });
+}
+
+/** Runs bin/dfdaemon's entry with Bun's CPU profiler, writing `<name>.md` into `dir` when the daemon exits. */
+function profiled(dir: string, name: string): (cmd: string[]) => string[] {
+  return ([, ...args]) => [join(REPO_ROOT, "node_modules", ".bin", "bun"), "--cpu-prof-md", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.md`, join(REPO_ROOT, "src", "peer", "main.ts"), ...args];
 }
 
 /** `87% of 2 cores busy`, with the client's own CPU time when known. */
