@@ -11,7 +11,7 @@
 import { rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { zstdCompressSync } from "node:zlib";
+import { DEFAULT_ZSTD_LEVEL } from "../../src/peer/transport/compression/zstd.ts";
 import { isTrue, parseFlags, usage, type FlagSpec } from "../lib/args.ts";
 import { Cleanup } from "../lib/cleanup.ts";
 import { curlProbe, dfgetCommand, requireDaemonBinaries, startDfdaemon, startScheduler, timedRun, type Daemon, type Fetch } from "../lib/cluster.ts";
@@ -40,6 +40,7 @@ const FLAGS = {
   rate: { help: "cap of every link, each direction (tc rate)", env: "LIBELLULA_BENCH_RATE", default: "100mbit" },
   rounds: { help: "repetitions of the four distributions; the summary gives medians", env: "LIBELLULA_BENCH_ROUNDS", default: "1" },
   timeout: { help: "seconds each download may take", env: "LIBELLULA_BENCH_TIMEOUT", default: "300" },
+  files: { help: "which files to distribute: logs, random or both (comma-separated)", env: "LIBELLULA_BENCH_FILES", default: "logs,random" },
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
 } satisfies Record<string, FlagSpec>;
@@ -68,7 +69,7 @@ interface PhaseResult {
 const cleanup = new Cleanup();
 
 /**
- * Writes `size` bytes of JSON log lines with random IDs and timings (zstd level 1 shrinks them about 4:1);
+ * Writes `size` bytes of JSON log lines with random IDs, addresses and timings (zstd level 1 shrinks them about 4:1);
  * returns their sha256 and the compression ratio of a sample.
  */
 async function makeLogFile(path: string, size: number): Promise<{ sha: string; ratio: number }> {
@@ -78,7 +79,7 @@ async function makeLogFile(path: string, size: number): Promise<{ sha: string; r
   const levels = ["info", "info", "info", "debug", "warn", "error"];
   const routes = ["tasks", "peers", "hosts", "jobs", "schedulers", "applications", "clusters"];
   const messages = ["request served", "piece downloaded from parent", "task succeeded", "cache miss, going back to source", "peer left"];
-  const random = new Uint32Array(8);
+  const random = new Uint32Array(10);
   const hex = (n: number) => n.toString(16).padStart(8, "0");
   let written = 0;
   let sample: Uint8Array | undefined;
@@ -91,8 +92,9 @@ async function makeLogFile(path: string, size: number): Promise<{ sha: string; r
         const r = random as unknown as number[];
         const line =
           `{"time":"2025-06-${String(1 + (r[0]! % 28)).padStart(2, "0")}T${String(r[1]! % 24).padStart(2, "0")}:${String(r[2]! % 60).padStart(2, "0")}:${String(r[3]! % 60).padStart(2, "0")}.${String(r[4]! % 1000).padStart(3, "0")}Z",` +
-          `"level":"${levels[r[5]! % levels.length]}","trace":"${hex(r[6]!)}${hex(r[7]!)}","route":"/api/v1/${routes[r[0]! % routes.length]}/${r[1]! % 5000}",` +
-          `"status":${r[2]! % 50 === 0 ? 500 : 200},"ms":${r[3]! % 2000},"msg":"${messages[r[4]! % messages.length]}"}\n`;
+          `"level":"${levels[r[5]! % levels.length]}","trace":"${hex(r[6]!)}${hex(r[7]!)}","span":"${hex(r[8]!)}",` +
+          `"peer":"10.${r[9]! & 0xff}.${(r[9]! >> 8) & 0xff}.${(r[9]! >> 16) & 0xff}","route":"/api/v1/${routes[r[0]! % routes.length]}/${r[1]! % 5000}",` +
+          `"status":${r[2]! % 50 === 0 ? 500 : 200},"ms":${r[3]! % 2000},"bytes":${r[9]! % 10_000_000},"msg":"${messages[r[4]! % messages.length]}"}\n`;
         at += encoder.encodeInto(line, block.subarray(at)).written;
       }
       const chunk = block.subarray(0, Math.min(at, size - written));
@@ -105,7 +107,7 @@ async function makeLogFile(path: string, size: number): Promise<{ sha: string; r
     await handle.close();
   }
   const s = sample ?? new Uint8Array(0);
-  return { sha: hasher.digest("hex"), ratio: s.length / zstdCompressSync(s).length };
+  return { sha: hasher.digest("hex"), ratio: s.length / Bun.zstdCompressSync(s, { level: DEFAULT_ZSTD_LEVEL }).length };
 }
 
 /** Sums a counter's samples whose labels match `match`. */
@@ -129,6 +131,9 @@ async function main(): Promise<number> {
   if (!Number.isInteger(peers) || peers < 1 || peers > 100) throw new Error(`Invalid "--peers" "${flags.peers}": expected 1 to 100`);
   const rounds = Number(flags.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error(`Invalid "--rounds" "${flags.rounds}": expected 1 to 20`);
+  const kinds = String(flags.files).split(",").map((f) => f.trim()).filter(Boolean) as FileKind[];
+  const unknownKind = kinds.find((k) => !(k in ORIGIN_PORTS));
+  if (kinds.length === 0 || unknownKind !== undefined) throw new Error(`Invalid "--files" "${flags.files}": expected logs, random or both, comma-separated`);
   const size = parseSize(flags.size);
   const rate = parseRate(flags.rate);
   const timeoutMs = Number(flags.timeout) * 1000;
@@ -187,7 +192,7 @@ async function main(): Promise<number> {
 
   const results: PhaseResult[] = [];
   for (let round = 1; round <= rounds; round++) {
-    for (const file of ["logs", "random"] as const) {
+    for (const file of kinds) {
       // Alternate which setting goes first, so a machine that grows busier during a run favours neither.
       const order: Setting[] = round % 2 === 1 ? ["off", "on"] : ["on", "off"];
       for (const setting of order) {
@@ -212,7 +217,7 @@ async function main(): Promise<number> {
     const mid = Math.floor(sorted.length / 2);
     return sorted.length === 0 ? null : sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   };
-  const rows = (["logs", "random"] as const).map((file) => {
+  const rows = kinds.map((file) => {
     const of = (setting: Setting) => results.filter((r) => r.file === file && r.setting === setting);
     const times = (setting: Setting) => of(setting).map((r) => r.lastMs).filter((ms): ms is number => ms !== null);
     /** Speed-up of each round, off ÷ on, measured minutes apart on the same machine. */

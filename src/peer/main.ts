@@ -146,6 +146,10 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     transport: pieceTransports.transport,
     dial,
     identity: { ...identity, hostId },
+    onSourcePiece: (piece) => {
+      const task = storage.get(piece.taskId);
+      if (task) pieceTransports.precompress({ ...piece, path: task.path });
+    },
     settings: {
       concurrentPieceCount: config.download.concurrentPieceCount,
       pieceTimeoutMs: config.download.pieceTimeout,

@@ -51,6 +51,8 @@ export interface TaskManagerDeps {
   settings: TaskManagerSettings;
   metrics: PeerMetrics;
   log: Logger;
+  /** Told of each piece fetched from the source, once stored (the transport compresses it ahead of requests). */
+  onSourcePiece?(piece: PieceRecord): void;
 }
 
 /** Events a download request receives. */
@@ -482,6 +484,7 @@ export class TaskManager {
       onPiece: (piece) => {
         this.count(piece);
         announcement.send({ case: "downloadPieceBackToSourceFinishedRequest", value: { piece: toPieceMessage(piece) } });
+        this.deps.onSourcePiece?.(piece);
       },
       onPieceFailed: (number, error) => {
         const status = error instanceof SourceError ? error.statusCode : undefined;

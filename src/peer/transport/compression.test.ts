@@ -8,6 +8,8 @@ import type { Socket } from "bun";
 import { crc32, pieceDigest } from "../../common/digest.ts";
 import { InvalidArgument, PieceNotFound } from "../../common/errors.ts";
 import { setLogLevel, type Logger } from "../../common/log.ts";
+import { waitFor } from "../../../test/helpers/processes.ts";
+import { createPrecompressor } from "./compression/blocks.ts";
 import { CompressionPolicy, ParentRates, TASK_RESAMPLE_EVERY } from "./compression/policy.ts";
 import { decompressBlock, DecompressionError, frameContentSize } from "./compression/zstd.ts";
 import { createTransportMetrics } from "./metrics.ts";
@@ -517,6 +519,41 @@ describe("compression on the wire", () => {
     } finally {
       await middle.stop();
       await parent.server.stop();
+    }
+  });
+
+  test("pieces fetched from the source are compressed ahead of requests; incompressible ones only sampled", async () => {
+    const { server, served, metrics, compression } = startServer("auto");
+    const errors: unknown[] = [];
+    const precompress = createPrecompressor(compression, (error) => errors.push(error));
+    // In auto, nothing is compressed ahead until a child has asked for compression.
+    expect(compression.wantsAhead()).toBe(false);
+    expect(precompress({ taskId: TASK_ID, number: 0, digest: metadataOf(0).digest, offset: 0, length: 4 * MiB, path })).toBe(false);
+    await compression.decide("other", 100, true, { plainRate: 0, compressedRate: 0 }, async (_p, n) => new Uint8Array(n));
+    expect(compression.wantsAhead()).toBe(true);
+    expect(new CompressionPolicy({ mode: "zstd" }).wantsAhead()).toBe(true);
+    expect(new CompressionPolicy({ mode: "none" }).wantsAhead()).toBe(false);
+    for (const number of [0, 1, 2]) {
+      const metadata = metadataOf(number);
+      expect(precompress({ taskId: TASK_ID, number, digest: metadata.digest, offset: metadata.offset, length: metadata.length, path })).toBe(true);
+    }
+    // A piece whose file is gone is reported, not thrown.
+    precompress({ taskId: TASK_ID, number: 9, digest: "crc32:1", offset: 0, length: 10, path: join(dir, "missing") });
+    await waitFor(() => errors.length === 1, "the precompressor to get through its queue");
+    expect(String(errors[0])).toMatch(/missing/);
+    await server.start();
+    try {
+      for (const number of [0, 1, 2]) {
+        const { out } = await fetchPiece(createPieceTransport({ compression: "auto" }), server.port, number);
+        expect(sha256(out)).toBe(sha256(pieceBytes(number)));
+      }
+      expect(served.map((s) => s.mode)).toEqual(["compressed", "plain", "compressed"]);
+      // Both log pieces came out of the cache; the random one was remembered as not worth compressing.
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "cached" })).toBe(2);
+      expect(metrics.compressionPieces.get({ direction: "upload", decision: "skipped_ratio" })).toBe(1);
+      expect(compression.cachedBytes).toBe(served[0]!.wireBytes! + served[2]!.wireBytes!);
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -1,5 +1,6 @@
 /** Builds a daemon's piece transport and the matching Vortex server options from its configuration. */
 import type { Logger } from "../../common/log.ts";
+import { createPrecompressor, type StoredPiece } from "./compression/blocks.ts";
 import { CompressionPolicy, type DownloadCompression, type UploadCompression } from "./compression/policy.ts";
 import type { TransportMetrics } from "./metrics.ts";
 import type { RdmaEngine } from "./rdma/engine.ts";
@@ -27,6 +28,8 @@ export interface DaemonTransports {
   transport: PieceTransport;
   server: Pick<VortexServerOptions, "compression" | "rdma" | "rdmaUnavailableReason" | "metrics">;
   rdma: RdmaEngine | undefined;
+  /** Hands a piece just fetched from the source to the compressor, so children asking for it find it compressed. */
+  precompress(piece: StoredPiece): boolean;
   close(): void;
 }
 
@@ -61,6 +64,7 @@ export function createDaemonTransports(options: DaemonTransportOptions): DaemonT
       ...(options.metrics ? { metrics: options.metrics } : {}),
     },
     rdma,
+    precompress: createPrecompressor(compression, (error) => options.log.debug("Cannot compress a piece ahead of requests", { error })),
     close: () => rdma?.close(),
   };
 }

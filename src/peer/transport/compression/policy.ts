@@ -29,6 +29,8 @@ export const TASK_RESAMPLE_EVERY = 16;
 const SPEED_MARGIN = 0.8;
 /** Compressed transfers must beat plain ones by this factor to keep compressing. */
 const RATE_MARGIN = 1.05;
+/** How long a child's request for compression makes `auto` compress pieces ahead of requests. */
+const ASK_MEMORY_MS = 10 * 60_000;
 /** Weight of a new measurement in the compression speed average. */
 const EWMA_WEIGHT = 0.2;
 
@@ -81,6 +83,8 @@ export class CompressionPolicy {
   readonly #tasks = new Map<string, { skipped: number; since: number; ratio: number }>();
   /** Raw bytes per second one compression runs at; 0 until measured. */
   #speed = 0;
+  /** When a child last asked for compressed pieces (ms since the epoch; 0 never). */
+  #askedAt = 0;
 
   constructor(options: CompressionPolicyOptions = {}) {
     this.mode = options.mode ?? "auto";
@@ -92,6 +96,15 @@ export class CompressionPolicy {
   /** Compression speed in raw bytes per second, as measured here (0 before the first measurement). */
   get speed(): number {
     return this.#speed;
+  }
+
+  /**
+   * Whether pieces are worth compressing before anyone asks: always in `zstd` mode; in `auto`, once a child has
+   * asked for compressed pieces within `withinMs` (where no child asks, as with downloads left at `none`, nothing is).
+   */
+  wantsAhead(withinMs = ASK_MEMORY_MS): boolean {
+    if (this.mode === "zstd") return true;
+    return this.mode === "auto" && this.#askedAt > 0 && Date.now() - this.#askedAt < withinMs;
   }
 
   /** Records a compression of `rawBytes` that took `ms`. */
@@ -115,6 +128,7 @@ export class CompressionPolicy {
     task?: string,
   ): Promise<CompressionDecision> {
     if (this.mode === "none" || !acceptsZstd || length === 0) return { compress: false, reason: "not_negotiated" };
+    this.#askedAt = Date.now();
     if (this.#cache.has(key)) return { compress: true, reason: "cached" };
     const verdict = task === undefined ? undefined : this.#tasks.get(task);
     const judged = verdict !== undefined && verdict.skipped >= TASK_VERDICT_PIECES;

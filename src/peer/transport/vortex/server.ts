@@ -4,7 +4,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { errorMessage, InvalidArgument, PieceNotFound } from "../../../common/errors.ts";
 import { createLogger, type Logger } from "../../../common/log.ts";
 import { pieceKey, type CompressionPolicy } from "../compression/policy.ts";
-import { compressBlock } from "../compression/zstd.ts";
+import { COMPRESSION_BLOCK_SIZE, encodeCompressedBlock } from "../compression/blocks.ts";
 import type { TransportMetrics } from "../metrics.ts";
 import type { RdmaEngine, ServedBuffer } from "../rdma/engine.ts";
 import {
@@ -18,8 +18,6 @@ import {
   type PieceRequest,
 } from "./codec.ts";
 import {
-  BlockCodec,
-  encodeBlock,
   encodeCompressedContentHead,
   encodeHelloAck,
   encodeRdmaContent,
@@ -46,10 +44,6 @@ const MAX_POOLED_BUFFERS = 64;
 export const DEFAULT_MAX_CONNECTIONS = 2048;
 /** Time `stop()` lets pieces in flight finish before closing their connections. */
 export const DEFAULT_STOP_GRACE_MS = 5_000;
-/** Raw bytes per compressed block. */
-export const COMPRESSION_BLOCK_SIZE = 1024 * 1024;
-/** A compressed block is sent as is unless it saves at least this share. */
-const MIN_BLOCK_SAVING = 0.03;
 
 /** Where the bytes of a requested piece are. */
 export interface ResolvedPiece {
@@ -327,12 +321,7 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     const produce = async (from: number): Promise<Uint8Array> => {
       const raw = new Uint8Array(Math.min(COMPRESSION_BLOCK_SIZE, length - from));
       await readInto(file, position + from, raw);
-      const began = performance.now();
-      const stored = await compressBlock(raw, policy.level);
-      policy.recordSpeed(raw.length, performance.now() - began);
-      return stored.length <= raw.length * (1 - MIN_BLOCK_SAVING)
-        ? encodeBlock(BlockCodec.Zstd, raw.length, stored)
-        : encodeBlock(BlockCodec.Stored, raw.length, raw);
+      return encodeCompressedBlock(policy, raw);
     };
     const blocks: Uint8Array[] = [];
     let from = 0;
