@@ -17,6 +17,8 @@ const PACKAGES: Record<string, string> = {
   "docker-registry": "/usr/bin/docker-registry",
   skopeo: "/usr/bin/skopeo",
   maven: "/usr/bin/mvn",
+  // test/e2e/acceptance-readme-curl runs the README's curl commands as written.
+  curl: "/usr/bin/curl",
   // deploy/kubernetes: `kubectl kustomize` renders the overlays; systemd-analyze verifies deploy/systemd units.
   ...(existsSync("/usr/bin/kubectl") ? {} : { [kubectlPackage()]: "/usr/bin/kubectl" }),
   systemd: "/usr/bin/systemd-analyze",
