@@ -211,6 +211,7 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
       );
       if (others.length === 0) options.onPieceFailed(piece.number, holder.parentId);
     } finally {
+      staging.release();
       active.delete(piece.number);
       busy.set(holder.parentId, (busy.get(holder.parentId) ?? 1) - 1);
       notify();

@@ -56,6 +56,7 @@ export async function fetchPieceFromSource(
     }
     staging.flush();
   } finally {
+    staging.release();
     reader.cancel().catch(() => {});
   }
   if (position !== piece.offset + piece.length) {

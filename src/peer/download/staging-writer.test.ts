@@ -25,3 +25,17 @@ test("StagingWriter flushes before a non-consecutive chunk", () => {
   writer.flush();
   expect(writes).toEqual([[0, 10], [50, 10]]);
 });
+
+test("StagingWriter writes large chunks directly and reuses a released buffer for the next piece", () => {
+  const writes: [number, number][] = [];
+  const first = new StagingWriter((bytes, position) => writes.push([position, bytes.length]), 4 * 1024 * 1024);
+  first.write(new Uint8Array(256 * 1024), 0);
+  first.write(new Uint8Array(100), 256 * 1024);
+  first.flush();
+  const staged = (first as unknown as { buffer: Uint8Array }).buffer;
+  first.release();
+  const second = new StagingWriter(() => {}, 4 * 1024 * 1024);
+  second.write(new Uint8Array(10), 0);
+  expect((second as unknown as { buffer: Uint8Array }).buffer).toBe(staged);
+  expect(writes).toEqual([[0, 256 * 1024], [256 * 1024, 100]]);
+});
