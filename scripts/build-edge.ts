@@ -2,7 +2,7 @@
  * Bundles the edge manager into one Workers module with wrangler's own bundler, exactly as `wrangler deploy`
  * would upload it (deploy/cloudflare/wrangler.toml: nodejs_compat, PGlite left out, the console inside).
  *
- *   bun scripts/build-edge.ts [--outdir DIR]     (default dist/edge; prints the module's path and size)
+ *   bun scripts/build-edge.ts [--outdir DIR]     (default dist/edge; prints the module's path and upload size)
  *
  * Wrangler wants Node.js 22 or newer; Bun runs it just as well, so it runs under the Bun running this script.
  */
@@ -31,12 +31,19 @@ export function wrangler(args: string[], env: Record<string, string> = {}): stri
   return result.stdout;
 }
 
-/** Bundles the edge entry into `outdir`; returns the module's path. */
-export function buildEdge(outdir: string = DEFAULT_OUTDIR): string {
-  wrangler(["deploy", "--dry-run", "--config", WRANGLER_CONFIG, "--outdir", resolve(outdir)]);
+/** The bundle wrangler wrote and the upload size it reported ("Total Upload: … KiB / gzip: … KiB"). */
+export interface EdgeBuild {
+  module: string;
+  upload: string;
+}
+
+/** Bundles the edge entry into `outdir`. */
+export function buildEdge(outdir: string = DEFAULT_OUTDIR): EdgeBuild {
+  const output = wrangler(["deploy", "--dry-run", "--config", WRANGLER_CONFIG, "--outdir", resolve(outdir)]);
   const module = join(resolve(outdir), MODULE);
   if (!existsSync(module)) throw new Error(`wrangler wrote no "${MODULE}" in "${outdir}"`);
-  return module;
+  const upload = /Total Upload:\s*([^\n]+)/.exec(output)?.[1]?.trim() ?? `${(statSync(module).size / 1024).toFixed(2)} KiB`;
+  return { module, upload };
 }
 
 if (import.meta.main) {
@@ -46,6 +53,6 @@ if (import.meta.main) {
     console.error("--outdir needs a directory");
     process.exit(2);
   }
-  const module = buildEdge(at >= 0 ? args[at + 1] : undefined);
-  console.log(`${module} (${(statSync(module).size / 1024).toFixed(0)} KiB)`);
+  const { module, upload } = buildEdge(at >= 0 ? args[at + 1] : undefined);
+  console.log(`${module}: upload ${upload}`);
 }

@@ -18,6 +18,7 @@ declare const Deno: {
 
 const env = Deno.env.toObject();
 if (!env.DATABASE_URL) throw new Error("Cannot start the manager: set DATABASE_URL to a PostgreSQL URL (Deno Deploy has no disk for PGlite)");
+if (env.PORT !== undefined && !/^\d{1,5}$/.test(env.PORT)) throw new Error(`Cannot start the manager: PORT must be a port number, got "${env.PORT}"`);
 const log = createLogger({ component: "manager", runtime: "deno-deploy" });
 const manager = await createManager({ config: configFromArgs([], env), log, migrate: env.MANAGER_MIGRATE !== "false" });
 

@@ -124,7 +124,7 @@ describe("workerd (Miniflare) running the Workers bundle", () => {
   test("passes the smoke checks, migrates on its first request, and sweeps from its cron trigger", async () => {
     const outdir = tempDir("libellula-edge-");
     cleanups.push(() => rmSync(outdir, { recursive: true, force: true }));
-    const module = buildEdge(outdir);
+    const { module } = buildEdge(outdir);
     const bundle = readFileSync(module, "utf8");
     // Nothing of PGlite, Bun or the file system made it into the module.
     expect(bundle).not.toContain("pglite.wasm");
@@ -230,6 +230,16 @@ describe("Deno on PostgreSQL", () => {
     const manager = await startDeno(task.slice(1), { DATABASE_URL: url, PORT: "0", HOSTNAME: "127.0.0.1" });
     await smoke(manager.base, sql, "deno-deploy");
     await manager.stop();
+  });
+
+  test("the Deno entries type-check under Deno", async () => {
+    const deno = join(ROOT, "node_modules", "deno", "deno");
+    const child = spawn(deno, ["check", "deploy/deno/main.ts", "src/manager/main.deno.ts"], { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+    expect({ code, output }).toMatchObject({ code: 0 });
   });
 
   test("the Deno Deploy entry refuses to start without DATABASE_URL", async () => {
