@@ -1,7 +1,7 @@
 /**
  * The README's "Preheat with curl" commands, run as written with curl against a real cluster: only the
  * manager's address, the origin and the registry placeholders are replaced. Then the rest of the job API
- * that the README does not show: PATCH and DELETE.
+ * that the README does not show (PATCH and DELETE), and a preheat of a URL nothing listens at.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -11,7 +11,7 @@ import { spawnScheduler, type SchedulerDaemon } from "../helpers/cluster.ts";
 import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
 import { api, personalAccessToken, rootToken, spawnManager, waitJob, type ManagerDaemon } from "../helpers/manager.ts";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
-import { ROOT, waitFor } from "../helpers/processes.ts";
+import { freePort, ROOT, waitFor } from "../helpers/processes.ts";
 
 setDefaultTimeout(180_000);
 const MIB = 1024 * 1024;
@@ -134,4 +134,19 @@ test("a job's bio is changed with PATCH and the job removed with DELETE", async 
   expect(removed.status).toBe(200);
   expect((await api(manager.url, "GET", `/api/v1/jobs/${id}`, { token: session })).status).toBe(404);
   expect((await api(manager.url, "DELETE", `/api/v1/jobs/${id}`, { token: session })).status).toBe(404);
+});
+
+test("a preheat of a URL where nothing listens fails with the connection error in the job's result", async () => {
+  const url = `http://127.0.0.1:${await freePort()}/nothing-here.bin`;
+  const created = await api(manager.url, "POST", "/oapi/v1/jobs", { token: pat, body: { type: "preheat", args: { type: "file", url }, scheduler_cluster_ids: [1] } });
+  expect(created.status).toBe(200);
+  const job = await waitJob(manager.url, pat, created.body.id, "/oapi/v1/jobs", 90_000);
+  expect(job.state).toBe("FAILURE");
+  const state = job.result.job_states[0];
+  expect(state.state).toBe("FAILURE");
+  expect(state.error).not.toBe("");
+  const failure = state.results[0].failure_tasks[0];
+  expect(failure).toMatchObject({ url, hostname: "cseed", ip: "127.0.0.1" });
+  expect(failure.description).toMatch(/connect|refused|unable/i);
+  expect(state.results[0].success_tasks).toEqual([]);
 });
