@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { BufferReclaimer, DEFAULT_RECLAIM_BYTES } from "./reclaim.ts";
+import { BufferReclaimer, DEFAULT_RECLAIM_BYTES, FULL_COLLECTION_EVERY } from "./reclaim.ts";
 
 test("BufferReclaimer asks for one collection per full interval of bytes, never in between", () => {
   let calls = 0;
@@ -11,6 +11,15 @@ test("BufferReclaimer asks for one collection per full interval of bytes, never 
   for (let i = 0; i < 25; i++) reclaimer.account(100);
   expect(calls).toBe(3);
   expect(reclaimer.collections).toBe(3);
+});
+
+test("BufferReclaimer makes every FULL_COLLECTION_EVERY-th collection a full one", () => {
+  const kinds: boolean[] = [];
+  const reclaimer = new BufferReclaimer(10, (full) => kinds.push(full));
+  for (let i = 0; i < FULL_COLLECTION_EVERY * 2; i++) reclaimer.account(10);
+  expect(kinds.filter(Boolean).length).toBe(2);
+  expect(kinds[FULL_COLLECTION_EVERY - 1]).toBe(true);
+  expect(kinds[0]).toBe(false);
 });
 
 test("BufferReclaimer's default collection runs under Bun without throwing", () => {

@@ -9,10 +9,16 @@
 
 /** Bytes received between two collection hints. */
 export const DEFAULT_RECLAIM_BYTES = 4 * 1024 * 1024;
+/**
+ * Every this many hints, a full collection: buffers still in flight at a young collection are promoted, and
+ * without an occasional full one they would pile up in the old generation as a long download goes on, so the
+ * daemon's memory would grow with the file.
+ */
+export const FULL_COLLECTION_EVERY = 32;
 
-/** Runs a quick (young-generation) collection where the runtime offers one; a no-op elsewhere. */
-function runtimeCollect(): void {
-  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(false);
+/** Runs a collection where the runtime offers one (young generation only unless `full`); a no-op elsewhere. */
+function runtimeCollect(full: boolean): void {
+  (globalThis as { Bun?: { gc(force: boolean): void } }).Bun?.gc(full);
 }
 
 /** Counts received bytes and asks for a collection after each `everyBytes`. */
@@ -23,7 +29,7 @@ export class BufferReclaimer {
 
   constructor(
     private readonly everyBytes = DEFAULT_RECLAIM_BYTES,
-    private readonly collect: () => void = runtimeCollect,
+    private readonly collect: (full: boolean) => void = runtimeCollect,
   ) {}
 
   /** Accounts `bytes` just consumed; collects when enough have passed. */
@@ -32,6 +38,6 @@ export class BufferReclaimer {
     if (this.pending < this.everyBytes) return;
     this.pending = 0;
     this.collections++;
-    this.collect();
+    this.collect(this.collections % FULL_COLLECTION_EVERY === 0);
   }
 }
