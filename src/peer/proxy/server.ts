@@ -2,7 +2,6 @@
  * The proxy's HTTP/1.1 listener: absolute-form requests (HTTP proxy), origin-form requests (registry mirror),
  * and CONNECT, tunnelled as is or intercepted with a certificate from the proxy's CA.
  */
-import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -102,6 +101,22 @@ function checkBasicAuth(header: string | undefined, expected: { username: string
   return given.length === want.length && timingSafeEqual(given, want);
 }
 
+/**
+ * Resolves when a response can take more bytes or has closed. Both listeners go when either fires: a large body
+ * waits here thousands of times, and listeners left behind would pile up on the response.
+ */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 /** Writes a Web Response to a Node response, streaming the body with backpressure. */
 async function send(response: Response, res: ServerResponse): Promise<void> {
   const headers: Record<string, string | string[]> = {};
@@ -127,9 +142,7 @@ async function send(response: Response, res: ServerResponse): Promise<void> {
       if (done) break;
       if (res.destroyed) return;
       written += value.length;
-      if (!res.write(value)) {
-        await Promise.race([once(res, "drain"), once(res, "close")]);
-      }
+      if (!res.write(value)) await drained(res);
     }
     // An upstream that hung up early must not look like a complete response.
     if (expected !== undefined && written < expected) throw new Error(`Upstream body ended after ${written} of ${expected} bytes`);

@@ -1,6 +1,6 @@
 /**
- * The bytes of a P2P task as a stream, in order, while pieces land in storage in any order. Only one read
- * buffer is held at a time, so memory stays flat whatever the task's size.
+ * The bytes of a P2P task as a stream, in order, while pieces land in storage in any order. One read buffer is
+ * sent while at most one more is read ahead, so memory stays flat whatever the task's size.
  */
 import { closeSync, openSync, read } from "node:fs";
 import type { DownloadEvent } from "../download/task-manager.ts";
@@ -22,6 +22,9 @@ export interface TaskStreamOptions {
   /** Called once when the stream ends, fails or is cancelled. */
   onClose?: (result: { bytes: number; error?: unknown }) => void;
 }
+
+/** Chunks read before the client asks for them. */
+const READ_AHEAD_CHUNKS = 1;
 
 function readAt(fd: number, buffer: Uint8Array, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -87,6 +90,7 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
         close(reason ?? new Error("Client went away"));
       },
     },
-    { highWaterMark: 0 },
+    // One read ahead: the next chunk comes off the disk while the last one goes out on the socket.
+    { highWaterMark: READ_AHEAD_CHUNKS },
   );
 }
