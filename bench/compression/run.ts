@@ -8,7 +8,7 @@
  *   off: download.compression none (plain Vortex), upload.compression none
  *   on:  download.compression auto, upload.compression auto (compress only where it pays)
  */
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_ZSTD_LEVEL } from "../../src/peer/transport/compression/zstd.ts";
@@ -59,6 +59,8 @@ interface PhaseResult {
   file: FileKind;
   setting: Setting;
   lastMs: number | null;
+  /** The longest task time a peer's daemon logged ("Task finished" durationMs): the transfer without dfget's own start. */
+  taskMs: number | null;
   /** CPU seconds the seed and the peers' daemons spent during the timed distribution, and how busy the machine was. */
   cpu: { seed: number; peers: number; busy: number };
   /** Compressed pieces and bytes before/after, summed over every daemon's upload side. */
@@ -204,7 +206,7 @@ async function main(): Promise<number> {
         console.log(
           result.lastMs === null
             ? "  FAILED"
-            : `  last peer after ${formatSeconds(result.lastMs)}; CPU s: seed ${result.cpu.seed.toFixed(1)}, peers ${result.cpu.peers.toFixed(1)}, machine ${Math.round(result.cpu.busy * 100)}% busy; ` +
+            : `  last peer after ${formatSeconds(result.lastMs)} (longest daemon task ${result.taskMs === null ? "?" : formatSeconds(result.taskMs)}); CPU s: seed ${result.cpu.seed.toFixed(1)}, peers ${result.cpu.peers.toFixed(1)}, machine ${Math.round(result.cpu.busy * 100)}% busy; ` +
                 `pieces served compressed ${c.pieces}, sent as they were ${c.skipped}` +
                 (c.raw > 0 ? `, ${formatSize(c.raw)} → ${formatSize(c.wire)} on the wire (${(c.raw / c.wire).toFixed(2)}:1)` : ""),
         );
@@ -232,12 +234,20 @@ async function main(): Promise<number> {
     const ratio = median(ratios);
     const c = of("on").reduce((sum, r) => ({ raw: sum.raw + r.compressed.raw, wire: sum.wire + r.compressed.wire }), { raw: 0, wire: 0 });
     const cpuOf = (setting: Setting) => median(of(setting).map((r) => r.cpu.seed + r.cpu.peers));
+    const taskRatios: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const off = of("off").find((r) => r.round === round)?.taskMs;
+      const on = of("on").find((r) => r.round === round)?.taskMs;
+      if (off != null && on != null) taskRatios.push(off / on);
+    }
+    const taskRatio = median(taskRatios);
     return [
       file === "logs" ? `JSON logs (${logs.ratio.toFixed(1)}:1)` : "random bytes",
       off === null ? "FAILED" : formatSeconds(off),
       on === null ? "FAILED" : formatSeconds(on),
       ratio === null ? "" : `${formatRatio(ratio)} ${ratio >= 1 ? "faster" : "slower"}` + (ratios.length > 1 ? ` (${ratios.map((r) => r.toFixed(2)).join(", ")})` : ""),
       c.wire > 0 ? `${(c.raw / c.wire).toFixed(2)}:1` : "not compressed",
+      taskRatio === null ? "" : `${formatRatio(taskRatio)}`,
       `${cpuOf("off")?.toFixed(1) ?? "?"} / ${cpuOf("on")?.toFixed(1) ?? "?"}`,
     ];
   });
@@ -245,7 +255,7 @@ async function main(): Promise<number> {
     summaryBlock([
       `#### bench/compression: ${peers} peers + 1 warm seed peer, ${formatSize(size)} per file, ${formatRate(rate)} per link each way` + (rounds > 1 ? `, ${rounds} rounds (medians)` : ""),
       "",
-      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon CPU s off / on"], rows),
+      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon task speed-up", "Daemon CPU s off / on"], rows),
       "",
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
       `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}${rounds > 1 ? ` --rounds ${rounds}` : ""}\``,
@@ -311,7 +321,7 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     const seedDir = join(work.dir, label, "seed");
     const warm = await timedRun("seed", dfgetCommand(origin.url, join(seedDir, "output"), join(seedDir, "dfdaemon.sock")), join(seedDir, "output"), join(work.logs, `${label}-dfget-seed.log`), wrapFor(seedHost), timeoutMs);
     const failures = await verify(`${label} seed warm-up`, [warm], sha);
-    if (failures.length > 0) return { file, setting, lastMs: null, cpu: { seed: 0, peers: 0, busy: 0 }, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
+    if (failures.length > 0) return { file, setting, lastMs: null, taskMs: null, cpu: { seed: 0, peers: 0, busy: 0 }, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
     console.log(`  seed warmed in ${formatSeconds(warm.ms)}; ${peerHosts.length} × dfget at once`);
 
     const seedDaemon = daemons[1] as Daemon;
@@ -341,11 +351,24 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
       compressed.wire += sumMetric(text, "libellula_compression_wire_bytes_total", /direction="upload"/);
     }
     for (const f of fetches) console.log(`  ${f.host.padEnd(4)} ${f.code === 0 ? formatSeconds(f.ms).padStart(9) : `exit ${f.code}`}  ${(size / 1e6 / (f.ms / 1000)).toFixed(1)} MB/s`);
-    return { file, setting, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), cpu, compressed, failures };
+    const taskTimes = peerDaemons.map((d) => lastTaskMs(d.process.logFile));
+    const taskMs = taskTimes.some((t) => t === null) ? null : Math.max(...(taskTimes as number[]));
+    return { file, setting, lastMs: failures.length > 0 ? null : Math.max(...fetches.map((f) => f.ms)), taskMs, cpu, compressed, failures };
   } finally {
     await Promise.all(daemons.map((daemon) => daemon.process.stop()));
     rmSync(join(work.dir, label), { recursive: true, force: true });
   }
+}
+
+/** The durationMs of the last "Task finished" line in a daemon's log, or null when there is none. */
+function lastTaskMs(logFile: string): number | null {
+  let found: number | null = null;
+  for (const line of readFileSync(logFile, "utf8").split("\n")) {
+    if (!line.includes('"Task finished"')) continue;
+    const ms = Number((JSON.parse(line) as { durationMs?: unknown }).durationMs);
+    if (Number.isFinite(ms)) found = ms;
+  }
+  return found;
 }
 
 async function verify(label: string, fetches: Fetch[], sha: string): Promise<string[]> {

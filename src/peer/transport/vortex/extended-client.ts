@@ -97,7 +97,9 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
     let ended = false;
     let pendingRequest: Uint8Array | undefined = request;
     const items: Item[] = [];
+    /** An asynchronous item (a block, an RDMA read, a slow write) is in flight. */
     let processing = false;
+    let paused = false;
     /** The connection closed while queued items were still being handled: the error to report after them. */
     let closedError: Error | undefined;
 
@@ -181,26 +183,24 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
       return true;
     }
 
-    async function take(chunk: Uint8Array): Promise<void> {
+    /** Passes bytes on (CRC, then the caller's write); returns the write's promise when it is asynchronous. */
+    function take(chunk: Uint8Array): Promise<void> | undefined {
       const position = (metadata as PieceMetadata).offset + received;
       crc = crc32(chunk, crc);
       received += chunk.length;
       const pending = options.write(chunk, position);
-      if (pending && typeof pending.then === "function") await pending;
+      return pending && typeof pending.then === "function" ? pending : undefined;
     }
 
-    async function handle(item: Item): Promise<void> {
-      if (item.kind === "raw") {
-        wire += item.bytes.length;
-        return take(item.bytes);
-      }
-      if (item.kind === "block") {
-        wire += BLOCK_HEADER_SIZE + item.stored.length;
-        if (options.keepBlocks) kept.push(encodeBlock(item.codec, item.rawLength, item.stored));
-        const raw = item.codec === BlockCodec.Stored ? item.stored : await decompressBlock(item.stored, item.rawLength);
-        if (settled) return;
-        return take(raw);
-      }
+    async function inflate(item: Extract<Item, { kind: "block" }>): Promise<void> {
+      wire += BLOCK_HEADER_SIZE + item.stored.length;
+      if (options.keepBlocks) kept.push(encodeBlock(item.codec, item.rawLength, item.stored));
+      const raw = item.codec === BlockCodec.Stored ? item.stored : await decompressBlock(item.stored, item.rawLength);
+      if (settled) return;
+      await take(raw);
+    }
+
+    async function readRdma(item: Extract<Item, { kind: "rdma" }>): Promise<void> {
       const meta = metadata as PieceMetadata;
       const bytes = await (options.rdma as PendingRead).read((ack as HelloAck).rdma!, item.remote, meta.length);
       if (settled) return;
@@ -208,26 +208,55 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
       if (meta.length === 0) await take(bytes);
     }
 
-    /** Handles queued items in order; the socket is paused while too many wait. */
-    async function run(): Promise<void> {
-      if (processing) return;
-      processing = true;
-      try {
-        while (!settled && items.length > 0) {
-          const item = items.shift() as Item;
-          if (items.length < HIGH_WATER / 2) socket?.resume();
-          await handle(item);
+    function fail(error: unknown): void {
+      if (error instanceof DecompressionError) finish(new DecompressionError(`${label}: ${error.message}`, error.reason, { cause: error }));
+      else if (error instanceof RdmaError) finish(new RdmaError(`${label}: ${error.message}`, { cause: error }));
+      else finish(error);
+    }
+
+    /**
+     * Handles queued items in order: plain bytes at once, on the calling stack (a shaped link delivers them in many
+     * small reads); blocks and RDMA reads one at a time, waiting for the codec or the device. The socket is paused
+     * while too many items wait.
+     */
+    function run(): void {
+      while (!settled && !processing) {
+        if (paused && items.length < HIGH_WATER / 2) {
+          paused = false;
+          socket?.resume();
         }
-        if (!settled && ended && items.length === 0) complete();
-        else if (!settled && closedError && items.length === 0) finish(closedError);
-      } catch (error) {
-        if (error instanceof DecompressionError) finish(new DecompressionError(`${label}: ${error.message}`, error.reason, { cause: error }));
-        else if (error instanceof RdmaError) finish(new RdmaError(`${label}: ${error.message}`, { cause: error }));
-        else finish(error);
-      } finally {
-        processing = false;
+        const item = items.shift();
+        if (!item) break;
+        let pending: Promise<void> | undefined;
+        try {
+          if (item.kind === "raw") {
+            wire += item.bytes.length;
+            pending = take(item.bytes);
+          } else {
+            pending = item.kind === "block" ? inflate(item) : readRdma(item);
+          }
+        } catch (error) {
+          fail(error);
+          return;
+        }
+        if (pending) {
+          processing = true;
+          pending.then(
+            () => {
+              processing = false;
+              run();
+            },
+            (error: unknown) => {
+              processing = false;
+              fail(error);
+            },
+          );
+          return;
+        }
       }
-      if (!settled && items.length > 0) void run();
+      if (settled || processing || items.length > 0) return;
+      if (ended) complete();
+      else if (closedError) finish(closedError);
     }
 
     function complete(): void {
@@ -274,8 +303,11 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
             return;
           }
           if (!accept(events)) return;
-          if (items.length >= HIGH_WATER) s.pause();
-          void run();
+          if (items.length >= HIGH_WATER && !paused) {
+            paused = true;
+            s.pause();
+          }
+          run();
         },
         close(_s, error) {
           socket = undefined;
