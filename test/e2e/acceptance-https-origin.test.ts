@@ -28,11 +28,11 @@ beforeAll(async () => {
     tls: { cert: certificate.certPem, key: certificate.keyPem },
     fetch(request) {
       const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get("range") ?? "");
-      if (!range) return new Response(file.data, { headers: { "content-length": String(file.data.length) } });
+      if (!range) return new Response(file.data as Uint8Array<ArrayBuffer>, { headers: { "content-length": String(file.data.length) } });
       ranges.push(request.headers.get("range")!);
       const start = Number(range[1]);
       const end = range[2] ? Math.min(Number(range[2]), file.data.length - 1) : file.data.length - 1;
-      return new Response(file.data.subarray(start, end + 1), {
+      return new Response(file.data.subarray(start, end + 1) as Uint8Array<ArrayBuffer>, {
         status: 206,
         headers: { "content-range": `bytes ${start}-${end}/${file.data.length}`, "content-length": String(end - start + 1) },
       });
