@@ -83,7 +83,7 @@ test("a scheduler started for the cluster appears on its Schedulers tab, active,
   const { page } = watched;
   await page.getByRole("tab", { name: "Schedulers" }).click();
   await page.getByText("No scheduler has registered with this cluster").waitFor();
-  scheduler = await spawnScheduler(["--manager.addr", manager.grpc, "--manager.schedulerClusterID", String(clusterId), "--manager.keepAlive.interval", "1s", "--job.claimInterval", "100ms"]);
+  scheduler = await spawnScheduler(["--manager.addr", manager.grpc, "--manager.schedulerClusterID", String(clusterId), "--manager.keepAlive.interval", "1s", "--manager.statsInterval", "1s", "--job.claimInterval", "100ms"]);
   const row = page.getByTestId("scheduler-row");
   await row.filter({ hasText: "active" }).waitFor({ timeout: 30_000 });
   expect(await row.count()).toBe(1);
@@ -147,11 +147,15 @@ test("get_task from the Tasks page finds the seed peer holding the file; the his
   await holder.filter({ hasText: "finished" }).waitFor();
   await watched.screenshot("job-get-task");
 
-  // The task's peer graph: this manager has no graph endpoint yet, and the page says so.
+  // The task's peer graph: the seed peer fetched it from the origin, as its scheduler reported.
   await page.getByRole("link", { name: "Open in Tasks" }).click();
-  await page.getByRole("button", { name: "Show graph" }).click();
-  await page.getByText("This manager does not serve task graphs yet").waitFor();
-  await watched.screenshot("task-graph");
+  await page.getByRole("combobox", { name: "Cluster" }).selectOption({ label: "edge-east" });
+  const fromOrigin = page.getByTestId("graph-edge").filter({ hasText: "origin" }).filter({ hasText: "console-seed" });
+  await waitFor(async () => {
+    await page.getByRole("button", { name: "Show graph" }).click();
+    return await fromOrigin.isVisible();
+  }, "the origin to seed edge in the task graph", 60_000);
+  await watched.screenshot("task-graph-preheat");
 
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
   await page.getByRole("heading", { level: 1, name: "Job history" }).waitFor();

@@ -81,8 +81,9 @@ export interface Scheduler {
   scheduler_cluster_id: number;
   created_at: string;
   updated_at: string;
-  /** Not in the API yet; shown when the manager adds it. */
-  version?: string;
+  /** Release and commit the scheduler reports with its stats; empty until it does. */
+  git_version: string;
+  git_commit: string;
 }
 
 export interface SeedPeer {
@@ -98,10 +99,13 @@ export interface SeedPeer {
   object_storage_port: number;
   state: string;
   seed_peer_cluster_id: number;
+  keep_alive_interval_ms?: number;
   last_keep_alive_at?: string | null;
   created_at: string;
   updated_at: string;
-  version?: string;
+  /** Release and commit from the seed peer's host announcement, as its scheduler reports them. */
+  git_version: string;
+  git_commit: string;
 }
 
 export interface Peer {

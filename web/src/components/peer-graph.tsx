@@ -6,23 +6,23 @@
 import { useMemo } from "preact/hooks";
 import { formatBytes } from "../pages/job-detail.tsx";
 
-/** A peer of the task. */
+/** A host that took part in the task, or the origin (`host_type` "origin"). */
 export interface GraphPeer {
   id: string;
   hostname: string;
   ip: string;
-  host_type?: string;
-  state?: string;
-  finished_pieces?: number;
-  total_pieces?: number;
+  host_type: string;
+  received_bytes: number;
+  served_bytes: number;
+  pieces: number;
 }
 
-/** Pieces one peer served another. */
+/** Pieces one node served another. */
 export interface GraphEdge {
   parent: string;
   child: string;
-  pieces?: number;
-  bytes?: number;
+  pieces: number;
+  bytes: number;
 }
 
 /** The graph as the manager returns it. */
@@ -32,7 +32,7 @@ export interface TaskGraph {
   edges: GraphEdge[];
 }
 
-const NODE_W = 150;
+const NODE_W = 170;
 const NODE_H = 44;
 const COL_GAP = 90;
 const ROW_GAP = 18;
@@ -74,7 +74,7 @@ export function PeerGraph(props: { graph: TaskGraph }) {
     const rows = Math.max(1, ...columns.map((c) => c?.length ?? 0));
     return { position, width: 20 + columns.length * (NODE_W + COL_GAP) - COL_GAP, height: 20 + rows * (NODE_H + ROW_GAP) - ROW_GAP };
   }, [peers, edges]);
-  const maxBytes = Math.max(1, ...edges.map((e) => e.bytes ?? e.pieces ?? 1));
+  const maxBytes = Math.max(1, ...edges.map((e) => e.bytes));
   const byId = new Map(peers.map((p) => [p.id, p]));
   const name = (id: string) => byId.get(id)?.hostname ?? id;
 
@@ -83,7 +83,7 @@ export function PeerGraph(props: { graph: TaskGraph }) {
       <div class="graph-scroll">
         <svg width={layout.width} height={layout.height} viewBox={`0 0 ${layout.width} ${layout.height}`} role="img" aria-label={`Peer graph of ${peers.length} peers and ${edges.length} transfers; the table below lists them`}>
           <defs>
-            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse">
+            <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="10" markerHeight="10" markerUnits="userSpaceOnUse" orient="auto-start-reverse">
               <path d="M 0 0 L 10 5 L 0 10 z" class="graph-arrow" />
             </marker>
           </defs>
@@ -96,11 +96,11 @@ export function PeerGraph(props: { graph: TaskGraph }) {
             const x2 = to.x;
             const y2 = to.y + NODE_H / 2;
             const mid = (x1 + x2) / 2;
-            const width = 1 + 5 * ((e.bytes ?? e.pieces ?? 1) / maxBytes);
+            const width = 1 + 5 * (e.bytes / maxBytes);
             return (
               <path key={i} d={`M ${x1} ${y1} C ${mid} ${y1}, ${mid} ${y2}, ${x2 - 2} ${y2}`} class="graph-edge" stroke-width={width} marker-end="url(#arrow)">
                 <title>
-                  {name(e.parent)} → {name(e.child)}: {e.pieces ?? "?"} pieces{e.bytes !== undefined ? `, ${formatBytes(e.bytes)}` : ""}
+                  {name(e.parent)} → {name(e.child)}: {e.pieces} pieces, {formatBytes(e.bytes)}
                 </title>
               </path>
             );
@@ -108,26 +108,30 @@ export function PeerGraph(props: { graph: TaskGraph }) {
           {peers.map((p) => {
             const at = layout.position.get(p.id);
             if (!at) return null;
-            const seed = p.host_type && p.host_type !== "normal";
-            const done = p.total_pieces ? `${p.finished_pieces ?? 0}/${p.total_pieces} pieces` : (p.state ?? "");
+            const origin = p.host_type === "origin";
+            const seed = !origin && p.host_type !== "normal";
+            const sub = origin ? `↑ ${formatBytes(p.served_bytes)}` : `↓ ${formatBytes(p.received_bytes)}${p.served_bytes > 0 ? `  ↑ ${formatBytes(p.served_bytes)}` : ""}`;
             return (
-              <g key={p.id} transform={`translate(${at.x} ${at.y})`} class={`graph-node ${seed ? "seed" : ""} ${/fail/i.test(p.state ?? "") ? "failed" : ""}`}>
+              <g key={p.id} transform={`translate(${at.x} ${at.y})`} class={`graph-node ${seed ? "seed" : ""} ${origin ? "origin" : ""}`} data-testid="graph-node">
                 <rect width={NODE_W} height={NODE_H} rx={8} />
                 <text x={10} y={18} class="graph-name">
                   {p.hostname.length > 18 ? `${p.hostname.slice(0, 17)}…` : p.hostname}
                 </text>
                 <text x={10} y={34} class="graph-sub">
                   {seed ? "seed · " : ""}
-                  {done}
+                  {sub}
                 </text>
                 <title>
-                  {p.hostname} ({p.ip}) {p.state ?? ""}
+                  {origin
+                    ? `The origin (back-to-source): served ${formatBytes(p.served_bytes)}`
+                    : `${p.hostname} (${p.ip}), ${p.host_type}: received ${p.pieces} pieces, ${formatBytes(p.received_bytes)}; served ${formatBytes(p.served_bytes)}`}
                 </title>
               </g>
             );
           })}
         </svg>
       </div>
+      <p class="hint">↓ bytes received, ↑ bytes served; an arrow's width follows the bytes it carried.</p>
       <div class="table-wrap">
         <table aria-label="Transfers between peers">
           <thead>
@@ -142,16 +146,16 @@ export function PeerGraph(props: { graph: TaskGraph }) {
             {edges.length === 0 ? (
               <tr>
                 <td colSpan={4} class="muted">
-                  No peer-to-peer transfers: every peer fetched from the source.
+                  No transfers recorded for this task.
                 </td>
               </tr>
             ) : (
               edges.map((e, i) => (
-                <tr key={i}>
+                <tr key={i} data-testid="graph-edge">
                   <td>{name(e.parent)}</td>
                   <td>{name(e.child)}</td>
-                  <td>{e.pieces ?? "—"}</td>
-                  <td>{e.bytes !== undefined ? formatBytes(e.bytes) : "—"}</td>
+                  <td>{e.pieces}</td>
+                  <td>{formatBytes(e.bytes)}</td>
                 </tr>
               ))
             )}

@@ -150,6 +150,17 @@ function heartbeatLate(last: string | null | undefined, intervalMs: number | und
   return Date.now() - Date.parse(last) > 3 * intervalMs;
 }
 
+/** A release with its short commit, or a muted note when none was reported. */
+function Version(props: { version: string | undefined; commit: string | undefined }) {
+  if (!props.version) return <span class="muted">not reported</span>;
+  return (
+    <span>
+      {props.version}
+      {props.commit && <span class="muted small"> ({props.commit.slice(0, 8)})</span>}
+    </span>
+  );
+}
+
 function SchedulersPanel(props: { cluster: Cluster; writable: boolean }) {
   const data = useAsync(() => list<Scheduler>("/api/v1/schedulers", { scheduler_cluster_id: props.cluster.scheduler_cluster_id, per_page: 100 }), [props.cluster.id]);
   useInterval(data.reload, REFRESH_MS, true);
@@ -193,7 +204,9 @@ function SchedulersPanel(props: { cluster: Cluster; writable: boolean }) {
                 <Badge value={s.state} />
                 {s.state === "active" && heartbeatLate(s.last_keep_alive_at, s.keep_alive_interval_ms) && <span class="warn small"> heartbeats late</span>}
               </td>
-              <td>{s.version ?? (typeof s.config?.version === "string" ? s.config.version : <span class="muted">not reported</span>)}</td>
+              <td>
+                <Version version={s.git_version} commit={s.git_commit} />
+              </td>
               <td>
                 <Time value={s.last_keep_alive_at} />
               </td>
@@ -232,7 +245,10 @@ function SeedPeersPanel(props: { cluster: Cluster; writable: boolean }) {
   if (data.data.items.length === 0)
     return (
       <Empty title="No seed peer has registered">
-        <p>Start a dfdaemon with <code>--seed</code> pointed at this cluster's scheduler; preheats need at least one seed peer.</p>
+        <p>
+          Start a dfdaemon with <code>--seedPeer.enable true</code> pointed at this cluster's scheduler; the scheduler reports it here within seconds. Preheats need at
+          least one seed peer.
+        </p>
       </Empty>
     );
   return (
@@ -264,8 +280,11 @@ function SeedPeersPanel(props: { cluster: Cluster; writable: boolean }) {
               <td>{s.type}</td>
               <td>
                 <Badge value={s.state} />
+                {s.state === "active" && heartbeatLate(s.last_keep_alive_at, s.keep_alive_interval_ms) && <span class="warn small"> heartbeats late</span>}
               </td>
-              <td>{s.version ?? <span class="muted">not reported</span>}</td>
+              <td>
+                <Version version={s.git_version} commit={s.git_commit} />
+              </td>
               <td>
                 <Time value={s.last_keep_alive_at ?? s.updated_at} />
               </td>

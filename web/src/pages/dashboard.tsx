@@ -3,7 +3,7 @@
  * comes from the manager; a figure the manager cannot give yet says so instead of being made up.
  */
 import { useMemo } from "preact/hooks";
-import { ApiError, all, count, get, list } from "../api.ts";
+import { all, count, get, list } from "../api.ts";
 import { GroupedBars, TimeChart } from "../components/charts.tsx";
 import { Badge, Card, Empty, ErrorState, Link, Loading, Page, Time } from "../components/ui.tsx";
 import { useAsync, useInterval } from "../hooks.ts";
@@ -14,7 +14,7 @@ import type { Cluster, Job } from "../types.ts";
 import { formatBytes } from "./job-detail.tsx";
 import { jobLabel, jobTarget } from "./jobs.tsx";
 
-/** One bucket of traffic, as GET /api/v1/traffic returns it. */
+/** One step of traffic, as GET /api/v1/traffic returns it. */
 export interface TrafficPoint {
   time: string;
   back_to_source_bytes: number;
@@ -26,13 +26,20 @@ export interface TrafficPoint {
 export interface Traffic {
   step_seconds: number;
   series: TrafficPoint[];
+  totals: { back_to_source_bytes: number; peer_bytes: number; local_bytes: number };
+  hit_ratio: number | null;
 }
 
 /** One cluster's live counts, as GET /api/v1/cluster-stats returns them. */
 export interface ClusterStats {
   scheduler_cluster_id: number;
+  name: string;
+  schedulers: number;
+  seed_peers: number;
   active_tasks: number;
   active_peers: number;
+  hosts: number;
+  reported_at: string | null;
 }
 
 const RANGES: Record<string, { label: string; seconds: number; step: number }> = {
@@ -43,30 +50,15 @@ const RANGES: Record<string, { label: string; seconds: number; step: number }> =
 
 const COLORS = { source: "#d9534f", peer: "#1f8a70", local: "#3d7bd9", schedulers: "#0b6e6e", seeds: "#c98a12", peers: "#3d7bd9", tasks: "#8a4fd9" };
 
-/** The answer was "no such route": the manager lacks the endpoint. */
-function missing(error: Error | undefined): boolean {
-  return error instanceof ApiError && error.status === 404 && error.message.startsWith("Not found:");
-}
-
-interface ClusterRow {
-  cluster: Cluster;
-  schedulers: number;
-  seedPeers: number;
-  peers: number;
-}
-
-async function overview() {
-  const clusters = await all<Cluster>("/api/v1/clusters", {}, 100);
-  const rows: ClusterRow[] = await Promise.all(
-    clusters.map(async (cluster) => ({
-      cluster,
-      schedulers: await count("/api/v1/schedulers", { scheduler_cluster_id: cluster.scheduler_cluster_id, state: "active" }),
-      seedPeers: cluster.seed_peer_cluster_id ? await count("/api/v1/seed-peers", { seed_peer_cluster_id: cluster.seed_peer_cluster_id, state: "active" }) : 0,
-      peers: await count("/api/v1/peers", { scheduler_cluster_id: cluster.scheduler_cluster_id, state: "active" }).catch(() => 0),
-    })),
-  );
-  const [jobs, running] = await Promise.all([list<Job>("/api/v1/jobs", { per_page: 5 }), count("/api/v1/jobs", { state: "PENDING" })]);
-  return { rows, jobs: jobs.items, running };
+/** Everything but the traffic; live counts need the permission to read peers. */
+async function overview(readsPeers: boolean) {
+  const [clusters, stats, jobs, running] = await Promise.all([
+    all<Cluster>("/api/v1/clusters", {}, 100),
+    readsPeers ? get<ClusterStats[]>("/api/v1/cluster-stats") : Promise.resolve(null),
+    list<Job>("/api/v1/jobs", { per_page: 5 }),
+    count("/api/v1/jobs", { state: "PENDING" }),
+  ]);
+  return { clusters, stats, jobs: jobs.items, running };
 }
 
 /** The dashboard page. */
@@ -74,46 +66,53 @@ export function DashboardPage() {
   const who = useSignal(me);
   const location = useSignal(current);
   const range = RANGES[location.query.get("range") ?? "24h"] ? (location.query.get("range") ?? "24h") : "24h";
-  const data = useAsync(overview, []);
+  const clusterId = /^\d+$/.test(location.query.get("cluster") ?? "") ? location.query.get("cluster")! : "";
+  const readsPeers = can(who, "peers", "read");
+  const data = useAsync(() => overview(readsPeers), [readsPeers]);
   useInterval(data.reload, 10_000, true);
-  const stats = useAsync(() => get<ClusterStats[]>("/api/v1/cluster-stats"), []);
 
   if (data.error && !data.data) return <Page title="Dashboard"><ErrorState error={data.error} retry={data.reload} /></Page>;
   if (!data.data) return <Page title="Dashboard"><Loading /></Page>;
-  const { rows, jobs, running } = data.data;
-  const totals = rows.reduce((t, r) => ({ schedulers: t.schedulers + r.schedulers, seeds: t.seeds + r.seedPeers, peers: t.peers + r.peers }), { schedulers: 0, seeds: 0, peers: 0 });
-  const statsBy = new Map((stats.data ?? []).map((s) => [s.scheduler_cluster_id, s]));
-  const needsSetup = rows.length === 0 || totals.schedulers === 0;
+  const { clusters, stats, jobs, running } = data.data;
+  const totals = (stats ?? []).reduce(
+    (t, s) => ({ schedulers: t.schedulers + s.schedulers, seeds: t.seeds + s.seed_peers, peers: t.peers + s.active_peers, tasks: t.tasks + s.active_tasks }),
+    { schedulers: 0, seeds: 0, peers: 0, tasks: 0 },
+  );
+  const needsSetup = clusters.length === 0 || totals.schedulers === 0;
 
   return (
     <Page title="Dashboard" subtitle={who ? `Signed in as ${who.user.name}` : undefined}>
-      {needsSetup && <GettingStarted hasCluster={rows.length > 0} firstCluster={rows[0]?.cluster} canWrite={can(who, "clusters", "*")} />}
+      {needsSetup && <GettingStarted hasCluster={clusters.length > 0} firstCluster={clusters[0]} canWrite={can(who, "clusters", "*")} />}
       <ul class="tiles" aria-label="Totals">
-        <Tile label="Clusters" value={rows.length} href="/clusters" />
+        <Tile label="Clusters" value={clusters.length} href="/clusters" />
         <Tile label="Active schedulers" value={totals.schedulers} href="/clusters" />
         <Tile label="Active seed peers" value={totals.seeds} href="/clusters" />
-        <Tile label="Active peers" value={totals.peers} href="/peers" hint="from the last peer sync" />
+        <Tile label="Active peers" value={totals.peers} href="/peers" hint="known to the schedulers now" />
+        <Tile label="Active tasks" value={totals.tasks} href="/tasks" />
         <Tile label="Running jobs" value={running} href="/jobs?state=PENDING" />
       </ul>
 
-      <TrafficCard range={range} />
+      {readsPeers ? (
+        <TrafficCard range={range} clusters={clusters} clusterId={clusterId} />
+      ) : (
+        <Card title="Traffic by type">
+          <Empty title="Traffic needs the permission to read peers" />
+        </Card>
+      )}
 
       <div class="grid-2">
         <Card title="Per cluster">
-          {rows.length === 0 ? (
+          {stats === null ? (
+            <Empty title="Live counts need the permission to read peers" />
+          ) : stats.length === 0 ? (
             <Empty title="No clusters yet" />
           ) : (
             <>
               <GroupedBars
-                label={`Active schedulers, seed peers, peers and tasks for ${rows.length} clusters`}
-                groups={rows.map((r) => ({
-                  label: r.cluster.name,
-                  values: {
-                    schedulers: r.schedulers,
-                    seeds: r.seedPeers,
-                    peers: statsBy.get(r.cluster.scheduler_cluster_id)?.active_peers ?? r.peers,
-                    tasks: statsBy.get(r.cluster.scheduler_cluster_id)?.active_tasks ?? null,
-                  },
+                label={`Active schedulers, seed peers, peers and tasks for ${stats.length} clusters`}
+                groups={stats.map((s) => ({
+                  label: s.name,
+                  values: { schedulers: s.schedulers, seeds: s.seed_peers, peers: s.active_peers, tasks: s.active_tasks },
                 }))}
                 keys={[
                   { key: "schedulers", label: "Schedulers", color: COLORS.schedulers },
@@ -122,12 +121,7 @@ export function DashboardPage() {
                   { key: "tasks", label: "Active tasks", color: COLORS.tasks },
                 ]}
               />
-              {missing(stats.error) && (
-                <p class="hint">
-                  Active tasks need <code>GET /api/v1/cluster-stats</code>, which this manager does not serve yet; peers are counted from the peer inventory.
-                </p>
-              )}
-              {stats.error && !missing(stats.error) && <p class="warn small">Live cluster statistics failed: {stats.error.message}</p>}
+              <p class="hint">Schedulers and seed peers heartbeating now; peers and tasks from the live schedulers' last reports.</p>
             </>
           )}
         </Card>
@@ -209,7 +203,12 @@ function GettingStarted(props: { hasCluster: boolean; firstCluster?: Cluster; ca
           </pre>
         </li>
         <li>
-          <strong>Start seed peers and peers</strong> pointed at the scheduler: <code>bin/dfdaemon --seed …</code> and <code>bin/dfdaemon …</code>
+          <strong>Start a seed peer and peers</strong> that find the scheduler through this manager:
+          <pre>
+            <code>
+              bin/dfdaemon --manager.addr {location.hostname}:65003 --seedPeer.enable true{"\n"}bin/dfdaemon --manager.addr {location.hostname}:65003
+            </code>
+          </pre>
         </li>
         <li>
           <strong>Preheat</strong> a file or an image: <Link href="/jobs/preheat">new preheat</Link>.
@@ -219,12 +218,18 @@ function GettingStarted(props: { hasCluster: boolean; firstCluster?: Cluster; ca
   );
 }
 
-function TrafficCard(props: { range: string }) {
+function TrafficCard(props: { range: string; clusters: Cluster[]; clusterId: string }) {
   const range = RANGES[props.range]!;
-  const traffic = useAsync(
-    () => get<Traffic>("/api/v1/traffic", { since: new Date(Date.now() - range.seconds * 1000).toISOString(), step: range.step }),
-    [props.range],
-  );
+  const traffic = useAsync(() => {
+    const to = Date.now();
+    return get<Traffic>("/api/v1/traffic", {
+      from: new Date(to - range.seconds * 1000).toISOString(),
+      to: new Date(to).toISOString(),
+      step: range.step,
+      ...(props.clusterId ? { scheduler_cluster_id: props.clusterId } : {}),
+    });
+  }, [props.range, props.clusterId]);
+  useInterval(traffic.reload, 15_000, true);
   const chart = useMemo(() => {
     const points = traffic.data?.series ?? [];
     return {
@@ -234,49 +239,70 @@ function TrafficCard(props: { range: string }) {
         { label: "From peers", color: COLORS.peer, values: points.map((p) => p.peer_bytes) },
         { label: "Local cache", color: COLORS.local, values: points.map((p) => p.local_bytes) },
       ],
-      total: points.reduce((t, p) => ({ source: t.source + p.back_to_source_bytes, peer: t.peer + p.peer_bytes, local: t.local + p.local_bytes }), { source: 0, peer: 0, local: 0 }),
     };
   }, [traffic.data]);
-  const all = chart.total.source + chart.total.peer + chart.total.local;
-  const ratio = all > 0 ? (chart.total.peer + chart.total.local) / all : null;
+  const totals = traffic.data?.totals ?? { back_to_source_bytes: 0, peer_bytes: 0, local_bytes: 0 };
+  const all = totals.back_to_source_bytes + totals.peer_bytes + totals.local_bytes;
+  const ratio = traffic.data?.hit_ratio ?? null;
 
   return (
     <Card
       title="Traffic by type"
       actions={
-        <label class="inline">
-          <span class="visually-hidden">Time range</span>
-          <select value={props.range} onChange={(e) => setQuery({ range: e.currentTarget.value === "24h" ? undefined : e.currentTarget.value })}>
-            {Object.entries(RANGES).map(([key, r]) => (
-              <option key={key} value={key}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <div class="inline">
+          <label class="inline">
+            <span class="visually-hidden">Cluster</span>
+            <select value={props.clusterId} onChange={(e) => setQuery({ cluster: e.currentTarget.value || undefined })}>
+              <option value="">All clusters</option>
+              {props.clusters.map((c) => (
+                <option key={c.id} value={String(c.scheduler_cluster_id)}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label class="inline">
+            <span class="visually-hidden">Time range</span>
+            <select value={props.range} onChange={(e) => setQuery({ range: e.currentTarget.value === "24h" ? undefined : e.currentTarget.value })}>
+              {Object.entries(RANGES).map(([key, r]) => (
+                <option key={key} value={key}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       }
     >
-      {missing(traffic.error) ? (
-        <Empty title="This manager does not report traffic yet">
-          <p>
-            The chart and the P2P hit ratio need <code>GET /api/v1/traffic</code> (bytes back-to-source, from peers and from local caches, per time bucket), aggregated from the schedulers'
-            download reports.
-          </p>
-        </Empty>
-      ) : traffic.error ? (
+      {traffic.error && !traffic.data ? (
         <ErrorState error={traffic.error} retry={traffic.reload} />
       ) : !traffic.data ? (
         <Loading />
-      ) : traffic.data.series.length === 0 || all === 0 ? (
-        <Empty title="No downloads in this period" />
+      ) : all === 0 ? (
+        <Empty title="No downloads in this period">
+          <p>
+            Schedulers registered with this manager report the bytes their peers fetch from the origin, from other peers and from local caches. Download something
+            through a peer (for example with <code>dfget</code>) and it shows here within a minute.
+          </p>
+        </Empty>
       ) : (
         <div class="traffic">
           <div class="ratio" aria-label="P2P hit ratio">
-            <span class="tile-value">{ratio === null ? "—" : `${(ratio * 100).toFixed(1)}%`}</span>
+            <span class="tile-value" data-testid="hit-ratio">
+              {ratio === null ? "—" : `${(ratio * 100).toFixed(1)}%`}
+            </span>
             <span class="tile-label">P2P hit ratio</span>
             <span class="tile-hint">
-              {formatBytes(chart.total.peer + chart.total.local)} of {formatBytes(all)} served without the origin
+              {formatBytes(totals.peer_bytes + totals.local_bytes)} of {formatBytes(all)} served without the origin
             </span>
+            <dl class="traffic-totals">
+              <dt>Back to source</dt>
+              <dd data-testid="traffic-source">{formatBytes(totals.back_to_source_bytes)}</dd>
+              <dt>From peers</dt>
+              <dd data-testid="traffic-peer">{formatBytes(totals.peer_bytes)}</dd>
+              <dt>Local cache</dt>
+              <dd data-testid="traffic-local">{formatBytes(totals.local_bytes)}</dd>
+            </dl>
           </div>
           <TimeChart label={`Bytes by type, ${range.label.toLowerCase()}`} times={chart.times} series={chart.series} format={(v) => formatBytes(v)} />
         </div>

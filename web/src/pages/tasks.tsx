@@ -1,6 +1,6 @@
 /** Tasks: find which peers hold a task (get_task), clear it from every peer (delete_task), and view its peer graph. */
 import { useState } from "preact/hooks";
-import { all, ApiError, call, get } from "../api.ts";
+import { all, call, get } from "../api.ts";
 import { ClusterPicker } from "../components/cluster-picker.tsx";
 import { PeerGraph, type TaskGraph } from "../components/peer-graph.tsx";
 import { Card, Empty, ErrorState, Field, FormError, Loading, Page, messageOf, toast } from "../components/ui.tsx";
@@ -126,19 +126,14 @@ export function TasksPage() {
           </div>
         </form>
       </Card>
-      <GraphCard initialTask={location.query.get("graph") ?? ""} suggested={initialTask} />
+      <GraphCard initialTask={location.query.get("graph") ?? ""} initialCluster={location.query.get("graph_cluster") ?? ""} suggested={initialTask} />
     </Page>
   );
 }
 
-/** The task graph endpoint answered that it does not exist (as opposed to "no such task"). */
-function missingEndpoint(error: Error | undefined): boolean {
-  return error instanceof ApiError && error.status === 404 && /^Not found: "\/api\/v1\/tasks/.test(error.message);
-}
-
-function GraphCard(props: { initialTask: string; suggested: string }) {
+function GraphCard(props: { initialTask: string; initialCluster: string; suggested: string }) {
   const [taskId, setTaskId] = useState(props.initialTask || props.suggested);
-  const [cluster, setCluster] = useState("");
+  const [cluster, setCluster] = useState(props.initialCluster);
   const clusters = useAsync(() => all<Cluster>("/api/v1/clusters"), []);
   const shown = props.initialTask;
   const clusterId = cluster || String(clusters.data?.[0]?.scheduler_cluster_id ?? "");
@@ -148,12 +143,15 @@ function GraphCard(props: { initialTask: string; suggested: string }) {
   );
   return (
     <Card title="Peer graph" id="graph">
-      <p class="hint">Who got pieces from whom for one task, as the cluster's scheduler saw it.</p>
+      <p class="hint">Who got pieces from whom for one task, as the cluster's schedulers reported it; the origin stands for back-to-source downloads.</p>
       <form
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ graph: taskId.trim() });
+          const next = taskId.trim();
+          // The same task again re-reads it: transfers keep arriving while downloads run.
+          if (next === shown && clusterId === props.initialCluster) graph.reload();
+          else setQuery({ graph: next, graph_cluster: clusterId || undefined });
         }}
       >
         <label>
@@ -178,18 +176,14 @@ function GraphCard(props: { initialTask: string; suggested: string }) {
         <Empty title="Pick a task">
           <p>Enter a task ID, for example from a lookup job's result, to draw its peers.</p>
         </Empty>
-      ) : missingEndpoint(graph.error) ? (
-        <Empty title="This manager does not serve task graphs yet">
-          <p>
-            The graph needs <code>GET /api/v1/tasks/{"{task_id}"}/graph?scheduler_cluster_id=N</code> on the manager. Until then, "Find peers holding it" lists the holders.
-          </p>
-        </Empty>
       ) : graph.error ? (
         <ErrorState error={graph.error} retry={graph.reload} />
       ) : graph.loading && !graph.data ? (
         <Loading />
       ) : !graph.data || graph.data.peers.length === 0 ? (
-        <Empty title="The scheduler knows no peer of this task" />
+        <Empty title="No transfers recorded for this task">
+          <p>Schedulers report who got which pieces from whom as downloads run; the manager keeps them for seven days. Check the task ID and the cluster.</p>
+        </Empty>
       ) : (
         <PeerGraph graph={graph.data} />
       )}
