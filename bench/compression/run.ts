@@ -8,7 +8,7 @@
  *   off: download.compression none (plain Vortex), upload.compression none
  *   on:  download.compression auto, upload.compression auto (compress only where it pays)
  */
-import { readFileSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_ZSTD_LEVEL } from "../../src/peer/transport/compression/zstd.ts";
@@ -62,7 +62,7 @@ interface PhaseResult {
   /** The longest task time a peer's daemon logged ("Task finished" durationMs): the transfer without dfget's own start. */
   taskMs: number | null;
   /** CPU seconds the seed and the peers' daemons spent during the timed distribution, and how busy the machine was. */
-  cpu: { seed: number; peers: number; busy: number };
+  cpu: { seed: number; peers: number; busy: number; waiting: number };
   /** Compressed pieces and bytes before/after, summed over every daemon's upload side. */
   compressed: { pieces: number; skipped: number; raw: number; wire: number };
   failures: string[];
@@ -206,7 +206,7 @@ async function main(): Promise<number> {
         console.log(
           result.lastMs === null
             ? "  FAILED"
-            : `  last peer after ${formatSeconds(result.lastMs)} (longest daemon task ${result.taskMs === null ? "?" : formatSeconds(result.taskMs)}); CPU s: seed ${result.cpu.seed.toFixed(1)}, peers ${result.cpu.peers.toFixed(1)}, machine ${Math.round(result.cpu.busy * 100)}% busy; ` +
+            : `  last peer after ${formatSeconds(result.lastMs)} (longest daemon task ${result.taskMs === null ? "?" : formatSeconds(result.taskMs)}); CPU s: seed ${result.cpu.seed.toFixed(1)}, peers ${result.cpu.peers.toFixed(1)}, machine ${Math.round(result.cpu.busy * 100)}% busy, daemons waited ${result.cpu.waiting.toFixed(1)} s for a core; ` +
                 `pieces served compressed ${c.pieces}, sent as they were ${c.skipped}` +
                 (c.raw > 0 ? `, ${formatSize(c.raw)} → ${formatSize(c.wire)} on the wire (${(c.raw / c.wire).toFixed(2)}:1)` : ""),
         );
@@ -234,6 +234,7 @@ async function main(): Promise<number> {
     const ratio = median(ratios);
     const c = of("on").reduce((sum, r) => ({ raw: sum.raw + r.compressed.raw, wire: sum.wire + r.compressed.wire }), { raw: 0, wire: 0 });
     const cpuOf = (setting: Setting) => median(of(setting).map((r) => r.cpu.seed + r.cpu.peers));
+    const waitOf = (setting: Setting) => median(of(setting).map((r) => r.cpu.waiting));
     const taskRatios: number[] = [];
     for (let round = 1; round <= rounds; round++) {
       const off = of("off").find((r) => r.round === round)?.taskMs;
@@ -249,13 +250,14 @@ async function main(): Promise<number> {
       c.wire > 0 ? `${(c.raw / c.wire).toFixed(2)}:1` : "not compressed",
       taskRatio === null ? "" : `${formatRatio(taskRatio)}`,
       `${cpuOf("off")?.toFixed(1) ?? "?"} / ${cpuOf("on")?.toFixed(1) ?? "?"}`,
+      `${waitOf("off")?.toFixed(1) ?? "?"} / ${waitOf("on")?.toFixed(1) ?? "?"}`,
     ];
   });
   console.log(
     summaryBlock([
       `#### bench/compression: ${peers} peers + 1 warm seed peer, ${formatSize(size)} per file, ${formatRate(rate)} per link each way` + (rounds > 1 ? `, ${rounds} rounds (medians)` : ""),
       "",
-      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon task speed-up", "Daemon CPU s off / on"], rows),
+      table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon task speed-up", "Daemon CPU s off / on", "Waiting for a core s off / on"], rows),
       "",
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
       `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}${rounds > 1 ? ` --rounds ${rounds}` : ""}\``,
@@ -321,7 +323,7 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     const seedDir = join(work.dir, label, "seed");
     const warm = await timedRun("seed", dfgetCommand(origin.url, join(seedDir, "output"), join(seedDir, "dfdaemon.sock")), join(seedDir, "output"), join(work.logs, `${label}-dfget-seed.log`), wrapFor(seedHost), timeoutMs);
     const failures = await verify(`${label} seed warm-up`, [warm], sha);
-    if (failures.length > 0) return { file, setting, lastMs: null, taskMs: null, cpu: { seed: 0, peers: 0, busy: 0 }, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
+    if (failures.length > 0) return { file, setting, lastMs: null, taskMs: null, cpu: { seed: 0, peers: 0, busy: 0, waiting: 0 }, compressed: { pieces: 0, skipped: 0, raw: 0, wire: 0 }, failures };
     console.log(`  seed warmed in ${formatSeconds(warm.ms)}; ${peerHosts.length} × dfget at once`);
 
     const seedDaemon = daemons[1] as Daemon;
@@ -329,6 +331,8 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     const machine0 = cpuSnapshot();
     const seedCpu0 = cpuSeconds(processTree(seedDaemon.process.pid));
     const peersCpu0 = peerDaemons.map((d) => cpuSeconds(processTree(d.process.pid)));
+    const cluster = () => [seedDaemon, ...peerDaemons].flatMap((d) => processTree(d.process.pid));
+    const wait0 = waitSeconds(cluster());
     const fetches = await Promise.all(
       peerHosts.map((host) => {
         const dir = join(work.dir, label, host.name);
@@ -340,6 +344,7 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
       seed: cpuSeconds(processTree(seedDaemon.process.pid)) - seedCpu0,
       peers: peerDaemons.reduce((sum, d, i) => sum + cpuSeconds(processTree(d.process.pid)) - (peersCpu0[i] ?? 0), 0),
       busy: cpuBusy(machine0, cpuSnapshot()),
+      waiting: waitSeconds(cluster()) - wait0,
     };
     failures.push(...(await verify(label, fetches, sha)));
     const compressed = { pieces: 0, skipped: 0, raw: 0, wire: 0 };
@@ -358,6 +363,30 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     await Promise.all(daemons.map((daemon) => daemon.process.stop()));
     rmSync(join(work.dir, label), { recursive: true, force: true });
   }
+}
+
+/**
+ * Seconds the threads of `pids` spent runnable but waiting for a core (the second field of each thread's
+ * /proc/<pid>/task/<tid>/schedstat): how long the daemons were held back by a busy machine, not by their links.
+ */
+function waitSeconds(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+      } catch {
+        // exited
+      }
+    }
+  }
+  return ns / 1e9;
 }
 
 /** The durationMs of the last "Task finished" line in a daemon's log, or null when there is none. */
