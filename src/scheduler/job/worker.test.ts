@@ -16,7 +16,12 @@ function fakeManager(tasks: { id: number; type: string; args: unknown }[]) {
   const client = {
     async claimJobTasks(request: ClaimJobTasksRequest) {
       claims.push(request);
-      const taken = pending.splice(0, request.limit);
+      // As the manager does, only tasks of the types the worker runs are handed out.
+      const taken: typeof pending = [];
+      for (let i = 0; i < pending.length && taken.length < request.limit; ) {
+        if (request.types.length === 0 || request.types.includes(pending[i]!.type)) taken.push(...pending.splice(i, 1));
+        else i++;
+      }
       return create(ClaimJobTasksResponseSchema, {
         tasks: taken.map((t) => create(JobTaskSchema, { id: BigInt(t.id), jobId: BigInt(t.id), type: t.type, args: new TextEncoder().encode(JSON.stringify(t.args)), attempt: 1 })),
       });
@@ -75,6 +80,8 @@ test("the worker claims up to its free slots, renews running leases, and reports
   expect(byId.get(2)!.error).toBe("All peers preheat failed: status 500");
   expect(JSON.parse(new TextDecoder().decode(byId.get(2)!.result)).failure_tasks).toEqual([{ url: "u" }]);
   expect(byId.get(1)!.hostname).toBe("s1");
+  // The get_task task is for schedulers that run it: this worker never claimed it.
+  expect(manager.reports.map((r) => Number(r.id)).sort()).toEqual([1, 2]);
 });
 
 test("a report is retried while the manager is unavailable, and a task past its timeout fails with the reason", async () => {
