@@ -173,7 +173,9 @@ try {
 const rel = (path: string) => path.replace(`${root}/`, "");
 console.log(`
 Libellula is running (data and logs in ${rel(data)}/):
-${withManager ? `  manager     http://127.0.0.1:${PORTS.manager}  (console and REST API; gRPC on ${PORTS.managerGrpc})\n              sign in as "root" with password "${rootPassword}" (on a fresh .cluster/manager; else your earlier one)\n` : ""}  scheduler   127.0.0.1:${PORTS.scheduler}      metrics http://127.0.0.1:${PORTS.schedulerOps}/metrics
+${withManager ? `  console     http://127.0.0.1:${PORTS.manager}/   <- open in a browser: dashboard, clusters, traffic, task graphs
+              sign in as "root" with password "${rootPassword}" (on a fresh .cluster/manager; else your earlier one)
+  manager     REST API http://127.0.0.1:${PORTS.manager}/api/v1   gRPC 127.0.0.1:${PORTS.managerGrpc}\n` : ""}  scheduler   127.0.0.1:${PORTS.scheduler}      metrics http://127.0.0.1:${PORTS.schedulerOps}/metrics
   seed peer   socket ${rel(join(data, "seed-peer", "dfdaemon.sock"))}   metrics http://127.0.0.1:${PORTS.seed.metrics}/metrics
   peer        socket ${rel(join(data, "peer", "dfdaemon.sock"))}        metrics http://127.0.0.1:${PORTS.peer.metrics}/metrics
               proxy and registry mirror http://127.0.0.1:${PORTS.peer.proxy}
