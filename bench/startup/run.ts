@@ -73,19 +73,21 @@ async function timeToHealthy(runner: Runner, command: string, args: string[], po
   const started = performance.now();
   const child = spawn(cmd, argv, { cwd: work, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
   children.add(child);
+  const exited = new Promise<void>((resolveExit) => child.once("exit", () => resolveExit()));
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   try {
     while (true) {
-      if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${command} exited (${child.exitCode ?? child.signalCode}) before it was healthy: ${stderr}`);
+      }
       if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`${command} not healthy within ${START_TIMEOUT_MS} ms`);
       const ok = await fetch(`http://127.0.0.1:${port}/healthy`).then((r) => r.ok, () => false);
       if (ok) return performance.now() - started;
       await new Promise((r) => setTimeout(r, 5));
     }
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
-    if (child.exitCode === null) child.kill("SIGTERM");
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
     await exited;
     clearTimeout(timer);
@@ -127,11 +129,13 @@ function median(values: number[]): number {
 }
 
 const ms = (value: number) => `${Math.round(value)} ms`;
-const rows: string[] = [];
 
 async function measure(runner: Runner): Promise<void> {
   const results = new Map<string, number[]>();
-  const add = (what: string, value: number) => results.set(what, [...(results.get(what) ?? []), value]);
+  const add = (what: string, value: number) => {
+    results.set(what, [...(results.get(what) ?? []), value]);
+    console.error(`${runner.name}, run ${results.get(what)!.length}: ${what.replaceAll("`", "")} ${ms(value)}`);
+  };
   for (let run = 0; run < RUNS; run++) {
     add("`dfget --version`", wallTime(runner, "dfget", ["--version"]));
     add("`dfget --help`", wallTime(runner, "dfget", ["--help"]));
@@ -142,15 +146,14 @@ async function measure(runner: Runner): Promise<void> {
     add("dfdaemon to `/healthy`", await dfdaemon(runner, join(work, `${runner.name.replace(/\W/g, "")}-peer-${run}`)));
   }
   for (const [what, values] of results) {
-    rows.push(`| ${runner.name} | ${what} | ${ms(median(values))} | ${ms(Math.min(...values))} |`);
+    console.log(`| ${runner.name} | ${what} | ${ms(median(values))} | ${ms(Math.min(...values))} |`);
   }
 }
 
 const size = statSync(BINARY).size;
 console.log(`Binary: ${BINARY}, ${(size / 1024 / 1024).toFixed(1)} MiB (${size} bytes)`);
 console.log(`Runs: ${RUNS} per figure; a machine with ${navigator.hardwareConcurrency} cores\n`);
-await measure(COMPILED);
-if (WITH_SOURCE) await measure(SOURCE);
 console.log("| Run as | Start-up | Median | Best |");
 console.log("|---|---|---|---|");
-for (const row of rows) console.log(row);
+await measure(COMPILED);
+if (WITH_SOURCE) await measure(SOURCE);
