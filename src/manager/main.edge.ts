@@ -9,11 +9,14 @@
  * connection through AsyncLocalStorage.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { drizzle } from "drizzle-orm/postgres-js";
+import postgres from "postgres";
 import { createLogger } from "../common/log.ts";
 import { createApp, type ManagerApp } from "./app.ts";
 import { defaultConfig } from "./config.ts";
-import { openDatabase, type Database, type DatabaseHandle } from "./db/database.ts";
+import type { Database, DatabaseHandle } from "./db/database.ts";
 import { migrate } from "./db/migrate.ts";
+import * as schema from "./db/schema.ts";
 import { purgeExpired, purgeInactive, sweep } from "./liveness.ts";
 
 /** Environment bindings the edge runtime hands in. */
@@ -72,9 +75,19 @@ function appFor(env: EdgeEnv): ManagerApp {
   return app.app;
 }
 
+/**
+ * A connection for one request. Not openDatabase(): that one also reaches for PGlite, and this one skips
+ * postgres.js's type lookup (no column or query here returns arrays), one round trip less per request.
+ */
+function connect(url: string): DatabaseHandle {
+  const client = postgres(url, { max: POOL_SIZE, fetch_types: false, onnotice: () => {} });
+  const close = () => client.end({ timeout: 5 });
+  return { db: drizzle({ client, schema }) as unknown as Database, kind: "postgres", close, [Symbol.asyncDispose]: close };
+}
+
 /** Runs `work` with a connection of its own, closed once the work (or the runtime's waitUntil) is done. */
 async function withDatabase<T>(env: EdgeEnv, ctx: EdgeContext | undefined, work: (db: Database) => Promise<T>): Promise<T> {
-  const handle: DatabaseHandle = await openDatabase({ url: databaseUrl(env), poolSize: POOL_SIZE });
+  const handle = connect(databaseUrl(env));
   try {
     return await current.run(handle.db, async () => {
       if (!migrated && env.MANAGER_MIGRATE === "true") {
