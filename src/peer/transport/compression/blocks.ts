@@ -1,7 +1,7 @@
 /** A piece as compressed blocks, encoded as the Vortex extension sends them; and compressing pieces ahead of requests. */
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
-import { BlockCodec, encodeBlock } from "../vortex/extension.ts";
+import { BlockCodec, encodeBlockHeader } from "../vortex/extension.ts";
 import { pieceKey, type CompressionPolicy } from "./policy.ts";
 import { compressBlock } from "./zstd.ts";
 
@@ -12,12 +12,16 @@ const MIN_BLOCK_SAVING = 0.03;
 /** Pieces waiting to be compressed ahead of requests; more are dropped (they get compressed when asked for). */
 const MAX_QUEUED = 64;
 
-/** Compresses one raw block and encodes it: zstd when that saves enough, stored as it is otherwise. */
-export async function encodeCompressedBlock(policy: CompressionPolicy, raw: Uint8Array): Promise<Uint8Array> {
+/**
+ * Compresses one raw block and encodes it: zstd when that saves enough, stored as it is otherwise. Returns the
+ * block's header and its stored bytes, to be written one after the other (no copy into one array).
+ */
+export async function encodeCompressedBlock(policy: CompressionPolicy, raw: Uint8Array): Promise<Uint8Array[]> {
   const began = performance.now();
   const stored = await compressBlock(raw, policy.level);
   policy.recordSpeed(raw.length, performance.now() - began);
-  return stored.length <= raw.length * (1 - MIN_BLOCK_SAVING) ? encodeBlock(BlockCodec.Zstd, raw.length, stored) : encodeBlock(BlockCodec.Stored, raw.length, raw);
+  const kept = stored.length <= raw.length * (1 - MIN_BLOCK_SAVING) ? stored : raw;
+  return [encodeBlockHeader(kept === raw ? BlockCodec.Stored : BlockCodec.Zstd, raw.length, kept.length), kept];
 }
 
 /** Fills `target` from `file` at `position`. */
@@ -66,9 +70,10 @@ export function createPrecompressor(policy: CompressionPolicy, onError?: (error:
       const blocks: Uint8Array[] = [];
       let bytes = 0;
       for (let from = 0; from < piece.length; from += COMPRESSION_BLOCK_SIZE) {
-        const block = await encodeCompressedBlock(policy, await read(from, Math.min(COMPRESSION_BLOCK_SIZE, piece.length - from)));
-        blocks.push(block);
-        bytes += block.length;
+        for (const part of await encodeCompressedBlock(policy, await read(from, Math.min(COMPRESSION_BLOCK_SIZE, piece.length - from)))) {
+          blocks.push(part);
+          bytes += part.length;
+        }
       }
       policy.store(key, { blocks, bytes });
     } finally {

@@ -56,8 +56,9 @@ export interface ChildRates {
   compressedRate: number;
 }
 
-/** A compressed piece ready to send again: its encoded blocks. */
+/** A compressed piece ready to send again. */
 export interface CachedPiece {
+  /** What follows the content head, written in order: encoded blocks, or each block's header then its stored bytes. */
   blocks: Uint8Array[];
   bytes: number;
 }

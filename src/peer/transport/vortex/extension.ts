@@ -217,13 +217,20 @@ export function encodeCompressedContentHead(metadata: PieceMetadata, blockSize: 
 
 /** Encodes one block of a compressed piece: its 9-byte header followed by the stored bytes. */
 export function encodeBlock(codec: number, rawLength: number, stored: Uint8Array): Uint8Array {
-  if (rawLength < 1 || rawLength > MAX_U32) throw new InvalidArgument(`Invalid block raw length ${rawLength}`);
   const out = new Uint8Array(BLOCK_HEADER_SIZE + stored.length);
+  out.set(encodeBlockHeader(codec, rawLength, stored.length));
+  out.set(stored, BLOCK_HEADER_SIZE);
+  return out;
+}
+
+/** Encodes the 9-byte header of a block alone, for a sender that writes the stored bytes after it as they are. */
+export function encodeBlockHeader(codec: number, rawLength: number, storedLength: number): Uint8Array {
+  if (rawLength < 1 || rawLength > MAX_U32) throw new InvalidArgument(`Invalid block raw length ${rawLength}`);
+  const out = new Uint8Array(BLOCK_HEADER_SIZE);
   const view = new DataView(out.buffer);
   view.setUint8(0, codec);
   view.setUint32(1, rawLength);
-  view.setUint32(5, stored.length);
-  out.set(stored, BLOCK_HEADER_SIZE);
+  view.setUint32(5, storedLength);
   return out;
 }
 

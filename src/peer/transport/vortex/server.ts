@@ -318,23 +318,25 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
       }
       return wire;
     }
-    const produce = async (from: number): Promise<Uint8Array> => {
+    const produce = async (from: number): Promise<Uint8Array[]> => {
       const raw = new Uint8Array(Math.min(COMPRESSION_BLOCK_SIZE, length - from));
       await readInto(file, position + from, raw);
       return encodeCompressedBlock(policy, raw);
     };
     const blocks: Uint8Array[] = [];
     let from = 0;
-    let next: Promise<Uint8Array> | undefined = length > 0 ? produce(0) : undefined;
+    let next: Promise<Uint8Array[]> | undefined = length > 0 ? produce(0) : undefined;
     try {
       while (next) {
-        const block = await next;
+        const parts = await next;
         from += Math.min(COMPRESSION_BLOCK_SIZE, length - from);
         next = from < length ? produce(from) : undefined;
         next?.catch(() => undefined);
-        await writeAll(connection, block);
-        blocks.push(block);
-        wire += block.length;
+        for (const part of parts) {
+          await writeAll(connection, part);
+          blocks.push(part);
+          wire += part.length;
+        }
       }
     } finally {
       await next?.catch(() => undefined);
