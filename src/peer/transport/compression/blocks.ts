@@ -1,4 +1,5 @@
 /** A piece as compressed blocks, encoded as the Vortex extension sends them; and compressing pieces ahead of requests. */
+import { readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { BlockCodec, encodeBlockHeader } from "../vortex/extension.ts";
@@ -32,6 +33,21 @@ export async function readFully(file: FileHandle, position: number, target: Uint
     if (bytesRead === 0) throw new Error(`content file ended ${target.length - got} bytes before the end of the piece`);
     got += bytesRead;
   }
+}
+
+/**
+ * Reads a small sample of a piece on the calling thread: a few 64 KiB reads from the page cache take microseconds,
+ * while a busy machine can keep each asynchronous read waiting for milliseconds, before the child hears anything.
+ */
+export function readSampleSync(file: FileHandle, position: number, length: number): Uint8Array {
+  const sample = new Uint8Array(length);
+  let got = 0;
+  while (got < length) {
+    const n = readSync(file.fd, sample, got, length - got, position + got);
+    if (n === 0) throw new Error(`content file ended ${length - got} bytes before the end of the sample`);
+    got += n;
+  }
+  return sample;
 }
 
 /** A piece stored in a content file, as the task's first holder has just written it. */

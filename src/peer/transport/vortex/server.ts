@@ -4,7 +4,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { errorMessage, InvalidArgument, PieceNotFound } from "../../../common/errors.ts";
 import { createLogger, type Logger } from "../../../common/log.ts";
 import { pieceKey, type CompressionPolicy } from "../compression/policy.ts";
-import { COMPRESSION_BLOCK_SIZE, encodeCompressedBlock } from "../compression/blocks.ts";
+import { COMPRESSION_BLOCK_SIZE, encodeCompressedBlock, readSampleSync } from "../compression/blocks.ts";
 import type { TransportMetrics } from "../metrics.ts";
 import type { RdmaEngine, ServedBuffer } from "../rdma/engine.ts";
 import {
@@ -238,11 +238,14 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
         } else {
           const key = pieceKey(request.kind, request.taskId, request.number, metadata.digest);
           const decision = options.compression
-            ? await options.compression.decide(key, metadata.length, ack.mayCompress, hello, async (position, length) => {
-                const sample = new Uint8Array(length);
-                await readInto(file as FileHandle, resolved.offset + position, sample);
-                return sample;
-              }, `${request.kind}:${request.taskId}`)
+            ? await options.compression.decide(
+                key,
+                metadata.length,
+                ack.mayCompress,
+                hello,
+                async (position, length) => readSampleSync(file as FileHandle, resolved.offset + position, length),
+                `${request.kind}:${request.taskId}`,
+              )
             : { compress: false, reason: "not_negotiated" as const };
           if ("incompressible" in decision && decision.incompressible) ack.incompressible = true;
           options.metrics?.compressionPieces.inc({ direction: "upload", decision: decision.reason });
