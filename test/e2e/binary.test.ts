@@ -62,7 +62,9 @@ async function start(command: string, args: string[], ready: RegExp, timeoutMs =
   };
   await waitFor(
     () => {
-      if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode} before it was ready:\n${output}`);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${command} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${output}`);
+      }
       return output.split("\n").some(readyLine);
     },
     `${command} to log ${ready}`,
