@@ -62,7 +62,7 @@ describe("a cluster of a scheduler, a seed peer and 3 peers", () => {
     const first = await runCli("dfget", [origin.url("/corrupt.bin"), "-O", join(out, "corrupt-0"), "-e", holder.socket]);
     expect(first.code).toBe(0);
     // Flip bytes in every piece of the holder's content file, and in the seed's: the child must detect it.
-    for (const dir of [holder.dir]) {
+    for (const dir of [holder.dir, cluster.seed.dir]) {
       const tasks = join(dir, "storage", "content", "tasks");
       for (const prefix of readdirSync(tasks)) {
         for (const id of readdirSync(join(tasks, prefix))) {
