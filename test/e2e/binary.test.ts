@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { buildCommit, COMMAND_LINKS } from "../../scripts/build.ts";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
@@ -18,6 +18,8 @@ const PASSWORD = "binary-root-password-1234";
 const SOURCE_DATE_EPOCH = "1767225600";
 const MIB = 1024 * 1024;
 
+/** Where the build writes; removed at the end with the copy (they hold 130 MiB each). */
+let build: string;
 /** The folder holding only the copied binary and its command symlinks. */
 let install: string;
 /** Working directory and HOME of every process: outside the repository. */
@@ -87,7 +89,7 @@ async function stop(entry: { child: ChildProcess }): Promise<number | null> {
 }
 
 beforeAll(() => {
-  const build = tempDir("libellula-build-");
+  build = tempDir("libellula-build-");
   const built = spawnSync(join(ROOT, "node_modules", ".bin", "bun"), [join(ROOT, "scripts", "build.ts"), "--outdir", build], {
     cwd: ROOT,
     encoding: "utf8",
@@ -118,6 +120,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await Promise.all([...running].reverse().map((entry) => stop(entry)));
+  for (const dir of [build, install && dirname(install)]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("the compiled binary", () => {
@@ -140,18 +143,20 @@ describe("the compiled binary", () => {
 
   test("the build's commit comes from LIBELLULA_BUILD_COMMIT, else git, else is unknown", async () => {
     const saved = process.env.LIBELLULA_BUILD_COMMIT;
+    const outsideGit = tempDir("libellula-nogit-");
     try {
       process.env.LIBELLULA_BUILD_COMMIT = "release-1.2.3";
       expect(buildCommit()).toBe("release-1.2.3");
       delete process.env.LIBELLULA_BUILD_COMMIT;
       // A copy of the build script outside any git checkout.
-      const copy = join(tempDir("libellula-nogit-"), "scripts", "build.ts");
+      const copy = join(outsideGit, "scripts", "build.ts");
       mkdirSync(dirname(copy));
       copyFileSync(join(ROOT, "scripts", "build.ts"), copy);
       expect(spawnSync("git", ["rev-parse", "HEAD"], { cwd: dirname(copy) }).status).not.toBe(0);
       const { buildCommit: outside } = (await import(copy)) as typeof import("../../scripts/build.ts");
       expect(outside()).toBe("unknown");
     } finally {
+      rmSync(outsideGit, { recursive: true, force: true });
       if (saved === undefined) delete process.env.LIBELLULA_BUILD_COMMIT;
       else process.env.LIBELLULA_BUILD_COMMIT = saved;
     }
