@@ -83,9 +83,13 @@ test("after P2P downloads the dashboard shows the traffic by type and the hit ra
   expect(watched.problems).toEqual([]);
 });
 
-test("the task graph shows who got the pieces from whom, with the bytes", async () => {
+test("the task graph, opened from the dashboard's recent tasks, shows who got the pieces from whom, with the bytes", async () => {
   const { page } = watched;
-  await page.goto(`/tasks?graph=${taskId}#graph`);
+  const recent = page.getByTestId("recent-task").filter({ hasText: taskId.slice(0, 12) });
+  await recent.filter({ hasText: "48.0 MiB" }).waitFor({ timeout: 60_000 });
+  expect((await recent.locator("td").allTextContents()).slice(1, 5)).toEqual(["cluster-1", "3", "48.0 MiB", "16.0 MiB"]);
+  await recent.getByRole("link", { name: `Peer graph of task ${taskId}` }).click();
+  await page.waitForURL(/\/tasks\?graph=/);
   const rows = page.getByTestId("graph-edge");
   await rows.first().waitFor();
   const edges = await Promise.all((await rows.all()).map(async (row) => (await row.locator("td").allTextContents()).map((t) => t.trim())));

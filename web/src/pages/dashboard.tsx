@@ -30,6 +30,16 @@ export interface Traffic {
   hit_ratio: number | null;
 }
 
+/** A task with recent transfers, as GET /api/v1/traffic/tasks returns it. */
+export interface RecentTask {
+  task_id: string;
+  scheduler_cluster_id: number;
+  hosts: number;
+  bytes: number;
+  back_to_source_bytes: number;
+  last_transfer_at: string;
+}
+
 /** One cluster's live counts, as GET /api/v1/cluster-stats returns them. */
 export interface ClusterStats {
   scheduler_cluster_id: number;
@@ -160,11 +170,7 @@ export function DashboardPage() {
           )}
         </Card>
       </div>
-      <Card title="Task peer graph">
-        <p>
-          See who got pieces from whom for one task: <Link href="/tasks#graph">open the peer graph</Link>.
-        </p>
-      </Card>
+      {readsPeers && <RecentTasksCard clusters={clusters} />}
     </Page>
   );
 }
@@ -305,6 +311,65 @@ function TrafficCard(props: { range: string; clusters: Cluster[]; clusterId: str
             </dl>
           </div>
           <TimeChart label={`Bytes by type, ${range.label.toLowerCase()}`} times={chart.times} series={chart.series} format={(v) => formatBytes(v)} />
+        </div>
+      )}
+    </Card>
+  );
+}
+
+function RecentTasksCard(props: { clusters: Cluster[] }) {
+  const tasks = useAsync(() => get<RecentTask[]>("/api/v1/traffic/tasks", { limit: 8 }), []);
+  useInterval(tasks.reload, 15_000, true);
+  const clusterName = (id: number) => props.clusters.find((c) => c.scheduler_cluster_id === id)?.name ?? `#${id}`;
+  return (
+    <Card
+      title="Recent tasks"
+      actions={
+        <Link href="/tasks#graph" class="button button-link">
+          Peer graph by task ID
+        </Link>
+      }
+    >
+      {tasks.error && !tasks.data ? (
+        <ErrorState error={tasks.error} retry={tasks.reload} />
+      ) : !tasks.data ? (
+        <Loading />
+      ) : tasks.data.length === 0 ? (
+        <Empty title="No transfers yet">
+          <p>Tasks whose pieces moved in the last seven days appear here; open one to see who got its pieces from whom.</p>
+        </Empty>
+      ) : (
+        <div class="table-wrap">
+          <table aria-label="Recent tasks">
+            <thead>
+              <tr>
+                <th scope="col">Task</th>
+                <th scope="col">Cluster</th>
+                <th scope="col">Hosts</th>
+                <th scope="col">Received</th>
+                <th scope="col">From the origin</th>
+                <th scope="col">Last transfer</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tasks.data.map((t) => (
+                <tr key={`${t.scheduler_cluster_id}-${t.task_id}`} data-testid="recent-task">
+                  <td>
+                    <Link href={`/tasks?graph=${t.task_id}&graph_cluster=${t.scheduler_cluster_id}#graph`} aria-label={`Peer graph of task ${t.task_id}`}>
+                      <code>{t.task_id.slice(0, 12)}…</code>
+                    </Link>
+                  </td>
+                  <td>{clusterName(t.scheduler_cluster_id)}</td>
+                  <td>{t.hosts}</td>
+                  <td>{formatBytes(t.bytes)}</td>
+                  <td>{formatBytes(t.back_to_source_bytes)}</td>
+                  <td>
+                    <Time value={t.last_transfer_at} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </div>
       )}
     </Card>

@@ -407,6 +407,38 @@ export function createStatsService({ db, changed }: ServiceDeps) {
       });
     },
 
+    /** Tasks with the latest transfers, newest first, so that their graphs can be found without knowing an ID. */
+    async recentTasks(actor: Actor, query: { scheduler_cluster_id?: number; limit: number }) {
+      const last = sql<Date | string>`max(${taskTransfer.updated_at})`;
+      const rows = await db
+        .select({
+          task_id: taskTransfer.task_id,
+          scheduler_cluster_id: taskTransfer.scheduler_cluster_id,
+          hosts: sql<string>`count(distinct ${taskTransfer.child_host_id})`,
+          bytes: sql<string>`sum(${taskTransfer.bytes})`,
+          source: sql<string>`coalesce(sum(${taskTransfer.bytes}) filter (where ${taskTransfer.parent_host_id} = ''), 0)`,
+          last,
+        })
+        .from(taskTransfer)
+        .where(
+          and(
+            tenantScope(actor, taskTransfer.tenant_id),
+            query.scheduler_cluster_id !== undefined ? eq(taskTransfer.scheduler_cluster_id, query.scheduler_cluster_id) : undefined,
+          ),
+        )
+        .groupBy(taskTransfer.task_id, taskTransfer.scheduler_cluster_id)
+        .orderBy(sql`max(${taskTransfer.updated_at}) desc`)
+        .limit(query.limit);
+      return rows.map((r) => ({
+        task_id: r.task_id,
+        scheduler_cluster_id: r.scheduler_cluster_id,
+        hosts: Number(r.hosts),
+        bytes: Number(r.bytes),
+        back_to_source_bytes: Number(r.source),
+        last_transfer_at: iso(r.last),
+      }));
+    },
+
     /** Who got pieces of a task from whom: hosts as nodes (the origin as `origin`), transfers as edges. */
     async taskGraph(actor: Actor, taskId: string, clusterId?: number) {
       const rows = await db

@@ -88,6 +88,13 @@ describe.each(DATABASES)("scheduler stats on %s", (kind) => {
     expect(nodes["peer-id"]).toMatchObject({ hostname: "peer", host_type: "normal", received_bytes: 3000, served_bytes: 0, pieces: 3 });
     expect(nodes.origin).toMatchObject({ host_type: "origin", served_bytes: 1000 });
 
+    const recent = await m.call("GET", "/api/v1/traffic/tasks?scheduler_cluster_id=1", { token: root.token });
+    expect(recent.status).toBe(200);
+    expect(recent.body).toEqual([
+      expect.objectContaining({ task_id: TASK, scheduler_cluster_id: 1, hosts: 2, bytes: 4000, back_to_source_bytes: 1000 }),
+    ]);
+    expect((await m.call("GET", "/api/v1/traffic/tasks?limit=0", { token: root.token })).status).toBe(422);
+
     const schedulers = await m.call("GET", "/api/v1/schedulers", { token: root.token });
     expect(schedulers.body[0]).toMatchObject({ host_name: "sched-1", git_version: "9.9.9", git_commit: "abc123", state: "active" });
   });
@@ -148,6 +155,7 @@ describe.each(DATABASES)("scheduler stats on %s", (kind) => {
     expect(traffic.body.totals).toEqual({ back_to_source_bytes: 0, peer_bytes: 0, local_bytes: 0 });
     const graph = await m.call("GET", `/api/v1/tasks/${TASK}/graph`, { token });
     expect(graph.body.edges).toEqual([]);
+    expect((await m.call("GET", "/api/v1/traffic/tasks", { token })).body).toEqual([]);
     const stats = await m.call("GET", "/api/v1/cluster-stats", { token });
     expect(stats.body.map((s: { scheduler_cluster_id: number }) => s.scheduler_cluster_id)).not.toContain(1);
   });

@@ -108,3 +108,21 @@ export const TaskGraph = z
     edges: z.array(GraphEdge),
   })
   .openapi("TaskGraph");
+
+/** Query of GET /traffic/tasks. */
+export const RecentTasksQuery = z.object({
+  scheduler_cluster_id: id().optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(10),
+});
+
+/** A task with transfers in the last seven days. */
+export const RecentTask = z
+  .object({
+    task_id: z.string(),
+    scheduler_cluster_id: z.number().int(),
+    hosts: z.number().int().openapi({ description: "Hosts that received pieces" }),
+    bytes: z.number().int().openapi({ description: "Bytes received by all hosts" }),
+    back_to_source_bytes: z.number().int().openapi({ description: "Of which from the origin" }),
+    last_transfer_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("RecentTask");
