@@ -15,6 +15,8 @@ export const DEFAULT_RECLAIM_BYTES = 4 * 1024 * 1024;
  * daemon's memory would grow with the file.
  */
 export const FULL_COLLECTION_EVERY = 32;
+/** Least time between two full collections, so a daemon with a large heap does not spend its time marking it. */
+export const MIN_FULL_INTERVAL_MS = 2_000;
 
 /** Runs a collection where the runtime offers one (young generation only unless `full`); a no-op elsewhere. */
 function runtimeCollect(full: boolean): void {
@@ -24,12 +26,14 @@ function runtimeCollect(full: boolean): void {
 /** Counts received bytes and asks for a collection after each `everyBytes`. */
 export class BufferReclaimer {
   private pending = 0;
+  private lastFull = -Infinity;
   /** Collections asked for so far. */
   collections = 0;
 
   constructor(
     private readonly everyBytes = DEFAULT_RECLAIM_BYTES,
     private readonly collect: (full: boolean) => void = runtimeCollect,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Accounts `bytes` just consumed; collects when enough have passed. */
@@ -38,6 +42,11 @@ export class BufferReclaimer {
     if (this.pending < this.everyBytes) return;
     this.pending = 0;
     this.collections++;
-    this.collect(this.collections % FULL_COLLECTION_EVERY === 0);
+    let full = false;
+    if (this.collections % FULL_COLLECTION_EVERY === 0 && this.now() - this.lastFull >= MIN_FULL_INTERVAL_MS) {
+      full = true;
+      this.lastFull = this.now();
+    }
+    this.collect(full);
   }
 }
