@@ -36,6 +36,7 @@ const RPC_PROCEDURES = [
   "/libellula.manager.v1.ManagerExt/Heartbeat",
   "/libellula.manager.v1.ManagerExt/ClaimJobTasks",
   "/libellula.manager.v1.ManagerExt/ReportJobTask",
+  "/libellula.manager.v1.ManagerExt/ReportStats",
 ];
 
 /** Awkward scalars: huge and negative numbers, NUL, surrogates, traversal, SQL. */
