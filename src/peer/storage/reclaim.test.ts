@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { BufferReclaimer, DEFAULT_RECLAIM_BYTES, FULL_COLLECTION_EVERY, MIN_FULL_INTERVAL_MS } from "./reclaim.ts";
+import { BufferReclaimer, DEFAULT_RECLAIM_BYTES, FULL_COLLECTION_EVERY, FULL_COLLECTION_SPACING } from "./reclaim.ts";
 
 test("BufferReclaimer asks for one collection per full interval of bytes, never in between", () => {
   let calls = 0;
@@ -15,22 +15,31 @@ test("BufferReclaimer asks for one collection per full interval of bytes, never 
 
 test("BufferReclaimer makes every FULL_COLLECTION_EVERY-th collection a full one", () => {
   const kinds: boolean[] = [];
-  let clock = 0;
-  const reclaimer = new BufferReclaimer(10, (full) => kinds.push(full), () => clock);
-  for (let i = 0; i < FULL_COLLECTION_EVERY * 2; i++) {
-    clock += MIN_FULL_INTERVAL_MS / FULL_COLLECTION_EVERY;
-    reclaimer.account(10);
-  }
+  const reclaimer = new BufferReclaimer(10, (full) => kinds.push(full), () => 0);
+  for (let i = 0; i < FULL_COLLECTION_EVERY * 2; i++) reclaimer.account(10);
   expect(kinds.filter(Boolean).length).toBe(2);
   expect(kinds[FULL_COLLECTION_EVERY - 1]).toBe(true);
   expect(kinds[0]).toBe(false);
 });
 
-test("BufferReclaimer spaces full collections at least MIN_FULL_INTERVAL_MS apart", () => {
+test("BufferReclaimer spaces full collections by FULL_COLLECTION_SPACING times their duration", () => {
   const kinds: boolean[] = [];
-  const reclaimer = new BufferReclaimer(10, (full) => kinds.push(full), () => 0);
-  for (let i = 0; i < FULL_COLLECTION_EVERY * 3; i++) reclaimer.account(10);
-  expect(kinds.filter(Boolean).length).toBe(1);
+  let clock = 0;
+  // Each full collection takes 10 ms of the clock; everything else takes 1 ms per hint.
+  const reclaimer = new BufferReclaimer(10, (full) => {
+    kinds.push(full);
+    if (full) clock += 10;
+  }, () => clock);
+  for (let i = 0; i < FULL_COLLECTION_EVERY * 40; i++) {
+    clock += 1;
+    reclaimer.account(10);
+  }
+  const fulls = kinds.flatMap((full, i) => (full ? [i] : []));
+  expect(fulls[0]).toBe(FULL_COLLECTION_EVERY - 1);
+  // 10 ms each: at least 500 ms apart, i.e. about every 16th eligible hint at 1 ms per hint.
+  const gaps = fulls.slice(1).map((at, i) => at - fulls[i]!);
+  expect(gaps.length).toBeGreaterThan(0);
+  for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(10 * FULL_COLLECTION_SPACING - 10);
 });
 
 test("BufferReclaimer's default collection runs under Bun without throwing", () => {

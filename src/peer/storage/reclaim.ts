@@ -15,8 +15,11 @@ export const DEFAULT_RECLAIM_BYTES = 4 * 1024 * 1024;
  * daemon's memory would grow with the file.
  */
 export const FULL_COLLECTION_EVERY = 32;
-/** Least time between two full collections, so a daemon with a large heap does not spend its time marking it. */
-export const MIN_FULL_INTERVAL_MS = 2_000;
+/**
+ * Full collections are spaced at least this many times their own duration apart, so they take at most about 2% of
+ * the time whatever the heap's size (a few milliseconds for a daemon's usual heap, far more for a huge one).
+ */
+export const FULL_COLLECTION_SPACING = 50;
 
 /** Runs a collection where the runtime offers one (young generation only unless `full`); a no-op elsewhere. */
 function runtimeCollect(full: boolean): void {
@@ -27,6 +30,7 @@ function runtimeCollect(full: boolean): void {
 export class BufferReclaimer {
   private pending = 0;
   private lastFull = -Infinity;
+  private fullCost = 0;
   /** Collections asked for so far. */
   collections = 0;
 
@@ -42,11 +46,13 @@ export class BufferReclaimer {
     if (this.pending < this.everyBytes) return;
     this.pending = 0;
     this.collections++;
-    let full = false;
-    if (this.collections % FULL_COLLECTION_EVERY === 0 && this.now() - this.lastFull >= MIN_FULL_INTERVAL_MS) {
-      full = true;
-      this.lastFull = this.now();
+    const started = this.now();
+    if (this.collections % FULL_COLLECTION_EVERY !== 0 || started - this.lastFull < this.fullCost * FULL_COLLECTION_SPACING) {
+      this.collect(false);
+      return;
     }
-    this.collect(full);
+    this.collect(true);
+    this.lastFull = this.now();
+    this.fullCost = this.lastFull - started;
   }
 }
