@@ -91,19 +91,26 @@ afterAll(async () => {
 describe("the proxy streams P2P tasks", () => {
   test("the first piece reaches the client while the origin still holds back the others", async () => {
     const path = "/v2/app/blobs/sha256:stream";
-    const response = await fetch(origin.url(path), { proxy: `http://127.0.0.1:${peer.proxyPort}` } as RequestInit);
+    // Without streaming nothing (not even the response head) arrives until the gate opens, which happens only
+    // below: fail clearly instead of hanging.
+    let received = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Only ${received} bytes reached the client while the origin held back the later pieces`)), 60_000);
+    });
+    const response = await Promise.race([fetch(origin.url(path), { proxy: `http://127.0.0.1:${peer.proxyPort}` } as RequestInit), stuck]);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-length")).toBe(String(streamed.data.length));
     expect(response.headers.get("x-dragonfly-task-id")).toMatch(/^[0-9a-f]{64}$/);
     const reader = response.body!.getReader();
     const hash = createHash("sha256");
-    let received = 0;
     while (received < PIECE) {
-      const { value, done } = await reader.read();
+      const { value, done } = await Promise.race([reader.read(), stuck]);
       if (done) throw new Error(`Body ended after ${received} bytes`);
       hash.update(value);
       received += value.length;
     }
+    clearTimeout(timer);
     // The whole first piece is here; the peer has asked for the later ones, and the origin has sent none of them.
     await waitFor(() => origin.held(path) >= 1, "the peer to ask the origin for a later piece");
     expect(origin.sent(path)).toBeLessThanOrEqual(PIECE + 1);
