@@ -16,10 +16,17 @@ export const DEFAULT_RECLAIM_BYTES = 4 * 1024 * 1024;
  */
 export const FULL_COLLECTION_EVERY = 32;
 /**
- * Full collections are spaced at least this many times their own duration apart, so they take at most about 2% of
- * the time whatever the heap's size (a few milliseconds for a daemon's usual heap, far more for a huge one).
+ * Full collections are spaced at least this many times their own CPU cost apart, so they take at most about a
+ * tenth of a core whatever the heap's size (a few milliseconds for a daemon's usual heap, far more for a huge one).
+ * CPU time, not wall time: on a busy machine a collection waits for a core, which costs nothing.
  */
-export const FULL_COLLECTION_SPACING = 50;
+export const FULL_COLLECTION_SPACING = 10;
+
+/** CPU milliseconds this process has used. */
+function processCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
 
 /** Runs a collection where the runtime offers one (young generation only unless `full`); a no-op elsewhere. */
 function runtimeCollect(full: boolean): void {
@@ -38,6 +45,7 @@ export class BufferReclaimer {
     private readonly everyBytes = DEFAULT_RECLAIM_BYTES,
     private readonly collect: (full: boolean) => void = runtimeCollect,
     private readonly now: () => number = () => performance.now(),
+    private readonly cpu: () => number = processCpuMs,
   ) {}
 
   /** Accounts `bytes` just consumed; collects when enough have passed. */
@@ -46,13 +54,13 @@ export class BufferReclaimer {
     if (this.pending < this.everyBytes) return;
     this.pending = 0;
     this.collections++;
-    const started = this.now();
-    if (this.collections % FULL_COLLECTION_EVERY !== 0 || started - this.lastFull < this.fullCost * FULL_COLLECTION_SPACING) {
+    if (this.collections % FULL_COLLECTION_EVERY !== 0 || this.now() - this.lastFull < this.fullCost * FULL_COLLECTION_SPACING) {
       this.collect(false);
       return;
     }
+    const cpuBefore = this.cpu();
     this.collect(true);
+    this.fullCost = this.cpu() - cpuBefore;
     this.lastFull = this.now();
-    this.fullCost = this.lastFull - started;
   }
 }
