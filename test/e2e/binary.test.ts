@@ -162,6 +162,18 @@ describe("the compiled binary", () => {
     }
   });
 
+  test("the build refuses unknown arguments and a malformed SOURCE_DATE_EPOCH before building", () => {
+    const script = join(ROOT, "scripts", "build.ts");
+    const bun = join(ROOT, "node_modules", ".bin", "bun");
+    const unknown = spawnSync(bun, [script, "--out", "x"], { cwd: ROOT, encoding: "utf8" });
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('Unknown arguments "--out x"');
+    const epoch = spawnSync(bun, [script, "--outdir", join(home, "never")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, SOURCE_DATE_EPOCH: "yesterday" } });
+    expect(epoch.status).toBe(2);
+    expect(epoch.stderr).toContain('Invalid SOURCE_DATE_EPOCH "yesterday"');
+    expect(existsSync(join(home, "never"))).toBe(false);
+  });
+
   test("an unknown command is refused with the list of commands", async () => {
     const unknown = await run("libellula", ["bogus"]);
     expect(unknown.code).toBe(2);
