@@ -343,7 +343,7 @@ describe("compression on the wire", () => {
     }
   });
 
-  test("decompressBlock stops a bomb at its claimed size; the parser refuses blocks claiming more than the piece has", async () => {
+  test("decompressBlock refuses a frame declaring more than its claimed size; the parser refuses blocks claiming more than the piece has", async () => {
     const bomb = new Uint8Array(zstdCompressSync(new Uint8Array(32 * MiB)));
     const error = await decompressBlock(bomb, MiB).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DecompressionError);
