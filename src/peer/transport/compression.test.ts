@@ -531,6 +531,8 @@ describe("compression on the wire", () => {
     expect(precompress({ taskId: TASK_ID, number: 0, digest: metadataOf(0).digest, offset: 0, length: 4 * MiB, path })).toBe(false);
     await compression.decide("other", 100, true, { plainRate: 0, compressedRate: 0 }, async (_p, n) => new Uint8Array(n));
     expect(compression.wantsAhead()).toBe(true);
+    // Compressing ahead is not a child asking: only the request above counts.
+    const asked = compression.askedAt;
     expect(new CompressionPolicy({ mode: "zstd" }).wantsAhead()).toBe(true);
     expect(new CompressionPolicy({ mode: "none" }).wantsAhead()).toBe(false);
     for (const number of [0, 1, 2]) {
@@ -543,6 +545,7 @@ describe("compression on the wire", () => {
     expect(String(errors[0])).toMatch(/missing/);
     await server.start();
     try {
+      expect(compression.askedAt).toBe(asked);
       for (const number of [0, 1, 2]) {
         const { out } = await fetchPiece(createPieceTransport({ compression: "auto" }), server.port, number);
         expect(sha256(out)).toBe(sha256(pieceBytes(number)));

@@ -81,7 +81,7 @@ export function createPrecompressor(policy: CompressionPolicy, onError?: (error:
         await readFully(file, piece.offset + position, sample);
         return sample;
       };
-      const decision = await policy.decide(key, piece.length, true, { plainRate: 0, compressedRate: 0 }, read, `${piece.kind ?? "standard"}:${piece.taskId}`);
+      const decision = await policy.decide(key, piece.length, true, { plainRate: 0, compressedRate: 0 }, read, `${piece.kind ?? "standard"}:${piece.taskId}`, true);
       if (!decision.compress || decision.reason === "cached") return;
       const blocks: Uint8Array[] = [];
       let bytes = 0;

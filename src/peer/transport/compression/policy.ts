@@ -99,6 +99,11 @@ export class CompressionPolicy {
     return this.#speed;
   }
 
+  /** When a child last asked for compressed pieces (ms since the epoch; 0 never). */
+  get askedAt(): number {
+    return this.#askedAt;
+  }
+
   /**
    * Whether pieces are worth compressing before anyone asks: always in `zstd` mode; in `auto`, once a child has
    * asked for compressed pieces within `withinMs` (where no child asks, as with downloads left at `none`, nothing is).
@@ -127,9 +132,11 @@ export class CompressionPolicy {
     rates: ChildRates,
     readSample: (position: number, length: number) => Promise<Uint8Array>,
     task?: string,
+    /** The decision is for compressing ahead of any request: it does not count as a child asking. */
+    ahead = false,
   ): Promise<CompressionDecision> {
     if (this.mode === "none" || !acceptsZstd || length === 0) return { compress: false, reason: "not_negotiated" };
-    this.#askedAt = Date.now();
+    if (!ahead) this.#askedAt = Date.now();
     if (this.#cache.has(key)) return { compress: true, reason: "cached" };
     const verdict = task === undefined ? undefined : this.#tasks.get(task);
     const judged = verdict !== undefined && verdict.skipped >= TASK_VERDICT_PIECES;
