@@ -41,6 +41,7 @@ const FLAGS = {
   rounds: { help: "repetitions of the four distributions; the summary gives medians", env: "LIBELLULA_BENCH_ROUNDS", default: "1" },
   timeout: { help: "seconds each download may take", env: "LIBELLULA_BENCH_TIMEOUT", default: "300" },
   files: { help: "which files to distribute: logs, random or both (comma-separated)", env: "LIBELLULA_BENCH_FILES", default: "logs,random" },
+  "on-args": { help: "dfdaemon flags of the compression-on setting", env: "LIBELLULA_BENCH_ON_ARGS", default: "--download.compression auto --upload.compression auto" },
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
 } satisfies Record<string, FlagSpec>;
@@ -136,6 +137,7 @@ async function main(): Promise<number> {
   const kinds = String(flags.files).split(",").map((f) => f.trim()).filter(Boolean) as FileKind[];
   const unknownKind = kinds.find((k) => !(k in ORIGIN_PORTS));
   if (kinds.length === 0 || unknownKind !== undefined) throw new Error(`Invalid "--files" "${flags.files}": expected logs, random or both, comma-separated`);
+  SETTING_ARGS.on = String(flags["on-args"]).split(/\s+/).filter(Boolean);
   const size = parseSize(flags.size);
   const rate = parseRate(flags.rate);
   const timeoutMs = Number(flags.timeout) * 1000;
@@ -260,7 +262,8 @@ async function main(): Promise<number> {
       table(["File", "Time to last peer, compression off", "on (auto)", "Speed-up (each round)", "Wire ratio (on)", "Daemon task speed-up", "Daemon CPU s off / on", "Waiting for a core s off / on"], rows),
       "",
       `Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.`,
-      `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}${rounds > 1 ? ` --rounds ${rounds}` : ""}\``,
+      `Command: \`sudo bun bench/compression/run.ts --peers ${peers} --size ${flags.size} --rate ${flags.rate}${rounds > 1 ? ` --rounds ${rounds}` : ""}` +
+        `${kinds.length < 2 ? ` --files ${kinds.join(",")}` : ""}${flags["on-args"] !== FLAGS["on-args"].default ? ` --on-args "${flags["on-args"]}"` : ""}\``,
     ]),
   );
   const failures = results.flatMap((r) => r.failures);
