@@ -15,6 +15,9 @@ import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
 import { StagingWriter } from "./staging-writer.ts";
 
+/** Pieces of similar rarity are taken in order within a window of this many. */
+const IN_ORDER_WINDOW = 8;
+
 /** Dials a parent's DfdaemonUpload service at `ip:port`. */
 export type UploadDialer = (address: string) => Client<typeof DfdaemonUpload>;
 
@@ -143,7 +146,10 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
       // Least busy holder; prefer non-seed peers so the seed's uplink feeds pieces nobody else has yet.
       usable.sort((a, b) => (busy.get(a.parentId) ?? 0) - (busy.get(b.parentId) ?? 0) || Number(a.seed) - Number(b.seed));
       const holder = usable[0]!;
-      const tie = Math.random();
+      // Among equally rare pieces, roughly in order: a reader streaming the task (the proxy, a transfer over
+      // the socket) waits for the lowest piece it lacks, while a small random window keeps siblings from
+      // asking their parents for exactly the same pieces at the same moment.
+      const tie = number + Math.random() * IN_ORDER_WINDOW;
       const count = usable.length;
       if (!best || count < best.count || (count === best.count && tie < best.tie)) best = { piece, holder, count, tie };
     }
@@ -164,6 +170,7 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
         write: (chunk, position) => staging.write(chunk, position),
         signal,
         timeoutMs: options.pieceTimeoutMs,
+        expectedLength: piece.length,
       });
       if (result.metadata.offset !== piece.offset || result.metadata.length !== piece.length) {
         throw new DigestMismatch(

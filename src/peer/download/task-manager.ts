@@ -531,7 +531,8 @@ export class TaskManager {
       announcement.send({ case: "downloadPeerStartedRequest", value: {} });
       announcement.send({ case: "downloadPeerFinishedRequest", value: {} });
     } finally {
-      setTimeout(() => announcement.close(), 50);
+      // Close now: the request side ends after the queued messages and no longer follows the caller's signal.
+      announcement.close();
     }
   }
 }

@@ -182,6 +182,7 @@ export async function runPersistentCacheDownload(
     }
     throw error;
   } finally {
-    setTimeout(() => announcement.close(), 50);
+    // Close now: the request side ends after the queued messages and no longer follows the caller's signal.
+    announcement.close();
   }
 }
