@@ -8,7 +8,7 @@ import { parseDigest } from "../common/digest.ts";
 import { isTaskId } from "../common/ids.ts";
 import { MIN_PIECE_LENGTH } from "../common/piece.ts";
 import { formatBytes, parseByteSize, parseDuration } from "../common/units.ts";
-import { VERSION } from "../common/version.ts";
+import { versionLine } from "../common/version.ts";
 import { connectDaemon, DEFAULT_ENDPOINT, describeRpcError } from "./daemon-client.ts";
 import { ProgressBar } from "./progress.ts";
 
@@ -358,7 +358,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return command ? 0 : 2;
   }
   if (command === "--version" || command === "-V" || command === "version") {
-    io.stdout.write(`dfcache ${VERSION}\n`);
+    io.stdout.write(`${versionLine("dfcache")}\n`);
     return 0;
   }
   const run = COMMANDS[command];

@@ -9,7 +9,7 @@ import { parseDigest } from "../common/digest.ts";
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../common/ids.ts";
 import { MIN_PIECE_LENGTH } from "../common/piece.ts";
 import { parseByteSize, parseDuration } from "../common/units.ts";
-import { VERSION } from "../common/version.ts";
+import { versionLine } from "../common/version.ts";
 import { connectDaemon, DEFAULT_ENDPOINT, describeRpcError } from "./daemon-client.ts";
 import { ProgressBar } from "./progress.ts";
 import { downloadDirectory } from "./dfget-recursive.ts";
@@ -184,7 +184,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     return 0;
   }
   if (truthy(args, "version")) {
-    io.stdout.write(`dfget ${VERSION}\n`);
+    io.stdout.write(`${versionLine("dfget")}\n`);
     return 0;
   }
   let plan: ReturnType<typeof buildDownload>;

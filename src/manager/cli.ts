@@ -12,6 +12,7 @@ export const USAGE = `Usage: manager [--port N] [--grpc-port N] [--host ADDR] [-
   --host ADDR       Address to listen on (default 0.0.0.0)
   --data-dir DIR    Embedded PGlite data directory (default ~/.libellula/manager)
   --config FILE     YAML config file
+  --version, -V     Print the version and exit
   --validate-config Check the config file, environment and flags, print "config OK: FILE" and exit
                     without starting anything or opening the database
 Environment: DATABASE_URL (PostgreSQL instead of PGlite), LIBELLULA_INITIAL_ROOT_PASSWORD,
@@ -23,7 +24,7 @@ export function defaultDataDir(): string {
 }
 
 /** Flags of the manager's own besides dotted config keys. */
-const FLAGS = ["port", "grpc-port", "host", "data-dir", "config", "help", "validate-config"];
+const FLAGS = ["port", "grpc-port", "host", "data-dir", "config", "help", "validate-config", "version"];
 
 /** Reads the config from arguments and environment; throws ConfigError on an unknown flag or a bad value. */
 export function configFromArgs(argv: readonly string[], env: Record<string, string | undefined>): ManagerConfig {
@@ -60,6 +61,11 @@ export function configFile(argv: readonly string[]): string | undefined {
 /** Whether the arguments ask only to check the config. */
 export function wantsValidation(argv: readonly string[]): boolean {
   return argv.includes("--validate-config");
+}
+
+/** Whether the arguments ask for the version. */
+export function wantsVersion(argv: readonly string[]): boolean {
+  return argv.includes("--version") || argv[0] === "-V";
 }
 
 /** Whether the arguments ask for help. */

@@ -5,12 +5,17 @@
 import { errorMessage } from "../common/errors.ts";
 import { createLogger } from "../common/log.ts";
 import { startGrpcServer } from "../common/rpc.ts";
-import { configFile, configFromArgs, USAGE, wantsHelp, wantsValidation } from "./cli.ts";
+import { versionLine } from "../common/version.ts";
+import { configFile, configFromArgs, USAGE, wantsHelp, wantsValidation, wantsVersion } from "./cli.ts";
 import { createManager } from "./manager.ts";
 import { rpcRoutes } from "./rpc/handler.ts";
 
 /** Runs the manager until SIGINT or SIGTERM; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (wantsVersion(argv)) {
+    console.log(versionLine("manager"));
+    return 0;
+  }
   if (wantsHelp(argv)) {
     console.log(USAGE);
     return 0;

@@ -10,7 +10,7 @@ import { runServices, type Service } from "../common/lifecycle.ts";
 import { createLogger, setLogLevel } from "../common/log.ts";
 import { opsHandler } from "../common/metrics.ts";
 import { createGrpcClient, startGrpcServer, type GrpcServer } from "../common/rpc.ts";
-import { VERSION } from "../common/version.ts";
+import { VERSION, versionLine } from "../common/version.ts";
 import { RateLimiter } from "../common/rate-limiter.ts";
 import { dfdaemonConfigSchema, resolveIdentity, type DfdaemonConfig } from "./config.ts";
 import { SchedulerClient } from "./download/scheduler-client.ts";
@@ -386,7 +386,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (flag(args, "version")) {
-    console.log(`dfdaemon ${VERSION}`);
+    console.log(versionLine("dfdaemon"));
     return 0;
   }
   const unknown = Object.keys(args.flags).filter((f) => !f.includes(".") && !["config", "help", "version", "validate-config"].includes(f));

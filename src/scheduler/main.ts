@@ -3,6 +3,7 @@ import { configOverrides, flag, parseArgs } from "../common/config.ts";
 import { errorMessage } from "../common/errors.ts";
 import { runServices, type Service } from "../common/lifecycle.ts";
 import { createLogger, setLogLevel } from "../common/log.ts";
+import { versionLine } from "../common/version.ts";
 import { Registry, opsHandler } from "../common/metrics.ts";
 import { advertisedIdentity, loadSchedulerConfig } from "./config.ts";
 import { createScheduler } from "./scheduler.ts";
@@ -15,11 +16,16 @@ Options:
   --config FILE          YAML config with Dragonfly's camelCase keys
   --KEY VALUE            any config key, e.g. --server.port 9000 --manager.addr 127.0.0.1:65003
   --validate-config      check the config file and flags, print "config OK: FILE" and exit without starting
+  -V, --version          print the version
   -h, --help             this help`;
 
 /** Runs the scheduler until SIGINT/SIGTERM; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, ["help", "validate-config"], { h: "help" });
+  const args = parseArgs(argv, ["help", "validate-config", "version"], { h: "help", V: "version" });
+  if (flag(args, "version")) {
+    console.log(versionLine("scheduler"));
+    return 0;
+  }
   if (flag(args, "help")) {
     console.log(USAGE);
     return 0;
