@@ -359,6 +359,17 @@ export interface Schemas {
     peer_bytes: number;
     local_bytes: number;
   };
+  RecentTask: {
+    task_id: string;
+    scheduler_cluster_id: number;
+    /** Hosts that received pieces */
+    hosts: number;
+    /** Bytes received by all hosts */
+    bytes: number;
+    /** Of which from the origin */
+    back_to_source_bytes: number;
+    last_transfer_at: string;
+  };
   ClusterStats: {
     scheduler_cluster_id: number;
     name: string;
@@ -573,6 +584,8 @@ export type CreatePeerRequest = Schemas["CreatePeerRequest"];
 export type Traffic = Schemas["Traffic"];
 /** The `TrafficPoint` schema. */
 export type TrafficPoint = Schemas["TrafficPoint"];
+/** The `RecentTask` schema. */
+export type RecentTask = Schemas["RecentTask"];
 /** The `ClusterStats` schema. */
 export type ClusterStats = Schemas["ClusterStats"];
 /** The `TaskGraph` schema. */
@@ -1334,6 +1347,19 @@ export interface Paths {
       body: never;
       bodyRequired: false;
       response: Schemas["Traffic"];
+    };
+  };
+  "/api/v1/traffic/tasks": {
+    /** Tasks with the latest piece transfers */
+    get: {
+      path: never;
+      query: {
+        scheduler_cluster_id?: number;
+        limit?: number;
+      };
+      body: never;
+      bodyRequired: false;
+      response: Schemas["RecentTask"][];
     };
   };
   "/api/v1/cluster-stats": {
