@@ -20,8 +20,14 @@ export interface ManagerDaemon extends Daemon {
 export async function spawnManager(options: { dataDir?: string; httpPort?: number; grpcPort?: number } = {}): Promise<ManagerDaemon> {
   const [httpPort, grpcPort] = [options.httpPort ?? (await freePort()), options.grpcPort ?? (await freePort())];
   const dataDir = options.dataDir ?? join(tempDir(), "manager");
+  // spawnDaemon passes the environment on when it is called (synchronously); the password is set only for that
+  // moment, so test files run later in the same process do not inherit a root account they did not ask for.
+  const saved = process.env.LIBELLULA_INITIAL_ROOT_PASSWORD;
   process.env.LIBELLULA_INITIAL_ROOT_PASSWORD = ROOT_PASSWORD;
-  const daemon = await spawnDaemon("manager", ["--port", String(httpPort), "--grpc-port", String(grpcPort), "--data-dir", dataDir], /^Listening$/, 60_000);
+  const spawned = spawnDaemon("manager", ["--port", String(httpPort), "--grpc-port", String(grpcPort), "--data-dir", dataDir], /^Listening$/, 60_000);
+  if (saved === undefined) delete process.env.LIBELLULA_INITIAL_ROOT_PASSWORD;
+  else process.env.LIBELLULA_INITIAL_ROOT_PASSWORD = saved;
+  const daemon = await spawned;
   return { ...daemon, url: `http://127.0.0.1:${httpPort}`, grpc: `127.0.0.1:${grpcPort}`, dataDir, httpPort, grpcPort };
 }
 
