@@ -112,3 +112,25 @@ test("after P2P downloads the traffic series, the hit ratio, the cluster stats a
   expect(toPeers.every((e) => e.from === "stats-seed" || e.from === "stats-peer-1" || e.from === "stats-peer-2")).toBe(true);
   expect(graph.peers.find((p) => p.hostname === "stats-seed")?.host_type).toBe("super");
 });
+
+test("a download served from a peer's own storage is reported as local traffic", async () => {
+  const file = origin.add("/stats-local.bin", randomFile(9 * MIB).data);
+  const peer = peers[0]!;
+  const first = await runCli("dfget", [origin.url("/stats-local.bin"), "-O", join(tempDir(), "first"), "-e", peer.socket]);
+  expect(first.code).toBe(0);
+  const before = (await get("/api/v1/traffic?scheduler_cluster_id=1&step=60")) as { totals: { local_bytes: number } };
+  const localBefore = await metric(peer.metricsPort, "libellula_download_traffic_bytes_total", { type: "local_peer" });
+
+  const out = join(tempDir(), "again");
+  const again = await runCli("dfget", [origin.url("/stats-local.bin"), "-O", out, "-e", peer.socket]);
+  expect(again.code).toBe(0);
+  expect(await sha256File(out)).toBe(file.sha256);
+  const served = (await metric(peer.metricsPort, "libellula_download_traffic_bytes_total", { type: "local_peer" })) - localBefore;
+  expect(served).toBe(file.data.length);
+
+  const traffic = await waitFor(async () => {
+    const t = (await get("/api/v1/traffic?scheduler_cluster_id=1&step=60")) as { totals: { local_bytes: number } };
+    return t.totals.local_bytes - before.totals.local_bytes >= served ? t : undefined;
+  }, "the local bytes reported to the manager", 60_000);
+  expect(traffic.totals.local_bytes - before.totals.local_bytes).toBe(served);
+});

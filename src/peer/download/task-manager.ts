@@ -5,7 +5,7 @@
  */
 import { create } from "@bufbuild/protobuf";
 import type { Download, Peer } from "../../gen/common/v2/common_pb.ts";
-import { DownloadSchema } from "../../gen/common/v2/common_pb.ts";
+import { DownloadSchema, TrafficType } from "../../gen/common/v2/common_pb.ts";
 import {
   FailedPrecondition,
   InvalidArgument,
@@ -182,6 +182,14 @@ export class TaskManager {
       await this.deps.storage.waitForChange(taskId, signal);
     }
     if (job) await job.done;
+    if (local) {
+      // A local hit never reaches the scheduler otherwise: report it (in the background) so the cluster's
+      // traffic counts the bytes served from this host's own storage, and the scheduler knows the copy.
+      const pieces = interested.flatMap((piece) => task.pieces.get(piece.number) ?? []);
+      this.announceFinished(download, undefined, pieces).catch((error) =>
+        this.deps.log.debug("Cannot report a local hit to the scheduler", { taskId, error: errorMessage(error) }),
+      );
+    }
   }
 
   private startJob(taskId: string, download: Download): Job {
@@ -506,7 +514,7 @@ export class TaskManager {
    * Tells the scheduler that this peer holds a finished task (a metadata-only register), so that it can
    * be chosen as a parent; used when a scheduler triggers a download of a task already stored here.
    */
-  async announceFinished(download: Download, signal?: AbortSignal): Promise<void> {
+  async announceFinished(download: Download, signal?: AbortSignal, localPieces: readonly PieceRecord[] = []): Promise<void> {
     const { schedulers, identity } = this.deps;
     const taskId = taskIdOf(download);
     const address = schedulers.pick(taskId);
@@ -529,6 +537,12 @@ export class TaskManager {
         throw new TransferError(`Scheduler "${address}" did not accept the metadata-only register`);
       }
       announcement.send({ case: "downloadPeerStartedRequest", value: {} });
+      for (const record of localPieces) {
+        // Served from this host's storage: local traffic, with no parent to credit.
+        const piece = toPieceMessage(record, TrafficType.LOCAL_PEER);
+        piece.parentId = undefined;
+        announcement.send({ case: "downloadPieceFinishedRequest", value: { piece } });
+      }
       announcement.send({ case: "downloadPeerFinishedRequest", value: {} });
     } finally {
       // Close now: the request side ends after the queued messages and no longer follows the caller's signal.
