@@ -2,12 +2,12 @@
  * Writes openapi.yaml from the manager's routes. `--check` compares instead and exits 1 when the
  * committed file is stale.
  */
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { createApp, openApiDocument } from "../src/manager/app.ts";
 import { defaultConfig } from "../src/manager/config.ts";
 import type { Database } from "../src/manager/db/database.ts";
+import { writeOrCheck } from "./generated-file.ts";
 
 const root = join(import.meta.dir, "..");
 const target = join(root, "openapi.yaml");
@@ -19,22 +19,4 @@ export function renderOpenApi(): string {
   return header + stringify(openApiDocument(app), { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-if (import.meta.main) {
-  const fresh = renderOpenApi();
-  if (process.argv.includes("--check")) {
-    let committed = "";
-    try {
-      committed = readFileSync(target, "utf8");
-    } catch {
-      // missing counts as stale
-    }
-    if (committed !== fresh) {
-      console.error('openapi.yaml is stale; run "bun scripts/openapi.ts"');
-      process.exit(1);
-    }
-    console.log("openapi.yaml is up to date");
-  } else {
-    writeFileSync(target, fresh);
-    console.log("Wrote openapi.yaml");
-  }
-}
+if (import.meta.main) writeOrCheck(target, renderOpenApi(), "openapi.yaml", "bun scripts/openapi.ts");

@@ -3,9 +3,10 @@
  * one entry per operation (path and query parameters, request body, success body). `--check` compares instead
  * and exits 1 when the committed file is stale.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { writeOrCheck } from "./generated-file.ts";
 
 const root = join(import.meta.dir, "..");
 const source = join(root, "openapi.yaml");
@@ -188,22 +189,4 @@ export function renderSchema(yamlText: string): string {
   return out.join("\n");
 }
 
-if (import.meta.main) {
-  const fresh = renderSchema(readFileSync(source, "utf8"));
-  if (process.argv.includes("--check")) {
-    let committed = "";
-    try {
-      committed = readFileSync(target, "utf8");
-    } catch {
-      // missing counts as stale
-    }
-    if (committed !== fresh) {
-      console.error('sdk/src/manager/schema.gen.ts is stale; run "bun scripts/sdk-gen.ts"');
-      process.exit(1);
-    }
-    console.log("sdk/src/manager/schema.gen.ts is up to date");
-  } else {
-    writeFileSync(target, fresh);
-    console.log("Wrote sdk/src/manager/schema.gen.ts");
-  }
-}
+if (import.meta.main) writeOrCheck(target, renderSchema(readFileSync(source, "utf8")), "sdk/src/manager/schema.gen.ts", "bun scripts/sdk-gen.ts");
