@@ -9,7 +9,7 @@
 import { createHmac } from "node:crypto";
 import { SourceError, errorMessage } from "../../common/errors.ts";
 import { RangeNotSupported } from "./http.ts";
-import { parseObjectUrl, type ObjectLocation } from "./object-storage.ts";
+import { headersOf, parseObjectUrl, tagValue, withScheme, type ObjectLocation } from "./object-storage.ts";
 import {
   scrubSecrets,
   secretsOf,
@@ -56,9 +56,8 @@ function accountOf(request: SourceRequest, fail: (status: number | undefined, de
   const sas = (options.sessionToken || options.securityToken || "").replace(/^\?/, "") || undefined;
   let base: URL | undefined;
   if (options.endpoint) {
-    const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(options.endpoint) ? options.endpoint : `https://${options.endpoint}`;
     try {
-      base = new URL(endpoint.replace(/\/+$/, ""));
+      base = new URL(withScheme(options.endpoint).replace(/\/+$/, ""));
     } catch {
       throw fail(400, `the endpoint "${options.endpoint}" is not a URL`);
     }
@@ -119,30 +118,10 @@ export function sharedKeySignature(
   return `SharedKey ${account.name}:${createHmac("sha256", account.key).update(toSign, "utf8").digest("base64")}`;
 }
 
-function tagValue(xml: string, tag: string): string | undefined {
-  const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
-  return match?.[1] === undefined ? undefined : unescapeXml(match[1]);
-}
-
-function unescapeXml(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
-}
-
-function headersOf(response: Response): Record<string, string> {
-  const out: Record<string, string> = {};
-  response.headers.forEach((value, key) => {
-    out[key] = value;
-  });
-  return out;
-}
-
 /** Creates the Azure Blob Storage backend. */
 export function createAzureBlobSource(): Source {
-  const failWith = (request: SourceRequest, what: string) => (status: number | undefined, detail: string, header: Record<string, string> = {}) => {
-    const account = request.objectStorage?.accessKeySecret;
-    // An account key is base64 and may be quoted re-encoded; both forms are scrubbed.
-    return new SourceError(scrubSecrets(`Cannot ${what} "${request.url}": ${detail}`, [...secretsOf(request), account]), status, header);
-  };
+  const failWith = (request: SourceRequest, what: string) => (status: number | undefined, detail: string, header: Record<string, string> = {}) =>
+    new SourceError(scrubSecrets(`Cannot ${what} "${request.url}": ${detail}`, secretsOf(request)), status, header);
 
   const errorOf = async (request: SourceRequest, what: string, response: Response): Promise<SourceError> => {
     let body = "";

@@ -70,7 +70,8 @@ function objectUrl(scheme: string, bucket: string, key: string): string {
   return `${scheme}://${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
 }
 
-function withScheme(endpoint: string): string {
+/** An endpoint with `https://` added when it names no scheme. */
+export function withScheme(endpoint: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `https://${endpoint}`;
 }
 
@@ -90,12 +91,14 @@ function clientFor(location: ObjectLocation, options: ObjectStorageOptions = {})
   });
 }
 
-function tagValue(xml: string, tag: string): string | undefined {
+/** The unescaped text of the first `<tag>` of an XML answer. */
+export function tagValue(xml: string, tag: string): string | undefined {
   const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
   return match?.[1]?.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
 }
 
-function headersOf(response: Response): Record<string, string> {
+/** A response's headers as a plain record. */
+export function headersOf(response: Response): Record<string, string> {
   const out: Record<string, string> = {};
   response.headers.forEach((value, key) => {
     out[key] = value;
