@@ -74,23 +74,36 @@ export class TrafficStats {
     if (!(length > 0)) return;
     if (fromSource) {
       this.backToSource += length;
-      this.add({ taskId: peer.task.id, child: hostOf(peer.host), parent: undefined, bytes: length, pieces: 1 });
+      this.add(peer.task.id, peer.host.id, undefined, length, 1, () => ({ child: hostOf(peer.host), parent: undefined }));
     } else if (piece.trafficType === TrafficType.LOCAL_PEER) {
       this.localPeer += length;
     } else {
       this.remotePeer += length;
-      if (parent) this.add({ taskId: peer.task.id, child: hostOf(peer.host), parent: hostOf(parent.host), bytes: length, pieces: 1 });
+      if (parent) {
+        this.add(peer.task.id, peer.host.id, parent.host.id, length, 1, () => ({ child: hostOf(peer.host), parent: hostOf(parent.host) }));
+      }
     }
   }
 
-  private add(transfer: Transfer): void {
-    const key = `${transfer.taskId}\u0000${transfer.child.id}\u0000${transfer.parent?.id ?? ""}`;
+  /**
+   * Adds bytes to a transfer edge. Called for every piece: the edge's host messages are only built (`describe`)
+   * when the edge is new.
+   */
+  private add(
+    taskId: string,
+    childId: string,
+    parentId: string | undefined,
+    bytes: number,
+    pieces: number,
+    describe: () => Pick<Transfer, "child" | "parent">,
+  ): void {
+    const key = `${taskId}\u0000${childId}\u0000${parentId ?? ""}`;
     const known = this.transfers.get(key);
     if (known) {
-      known.bytes += transfer.bytes;
-      known.pieces += transfer.pieces;
+      known.bytes += bytes;
+      known.pieces += pieces;
     } else if (this.transfers.size < this.maxTransfers) {
-      this.transfers.set(key, { ...transfer });
+      this.transfers.set(key, { taskId, ...describe(), bytes, pieces });
     } else {
       this.dropped++;
     }
@@ -124,7 +137,7 @@ export class TrafficStats {
     this.remotePeer += interval.remotePeerBytes;
     this.localPeer += interval.localPeerBytes;
     this.dropped += interval.droppedTransfers;
-    for (const transfer of interval.transfers) this.add(transfer);
+    for (const t of interval.transfers) this.add(t.taskId, t.child.id, t.parent?.id, t.bytes, t.pieces, () => ({ child: t.child, parent: t.parent }));
   }
 }
 
