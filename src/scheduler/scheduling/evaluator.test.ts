@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
-import { PeerEvent } from "../resource/peer.ts";
+import { Peer, PeerEvent } from "../resource/peer.ts";
 import { createResource } from "../resource/resource.ts";
 import type { Host } from "../resource/host.ts";
 import { addHost, addPeer, TO_BACK_TO_SOURCE, TO_RUNNING, TO_SUCCEEDED } from "../testing.ts";
-import { bandwidthLoad, childLoad, dragonflyScore, evaluateParents, locationAffinity } from "./evaluator.ts";
+import { bandwidthLoad, childLoad, dragonflyScore, evaluateParents, locationAffinity, progress } from "./evaluator.ts";
 
 const limit = (host: Host) => (host.isSeed ? 2000 : 200);
 
@@ -79,6 +79,21 @@ test("the default evaluator prefers more progress, the same IDC and location, an
   const solid = addPeer(resource, "solid", "t", addHost(resource, "g"), TO_SUCCEEDED);
   flaky.host.uploadFailedCount = 10;
   expect(evaluateParents([flaky, solid], child, "default", limit)[0]).toBe(solid);
+});
+
+test("a peer that finished only a range counts the pieces it holds, not the whole task", () => {
+  const { resource, child } = setup();
+  child.task.setSize(40 << 20, 4 << 20, undefined);
+  const context = { loadLimit: limit, maxThroughput: 0, maxFinishedPieces: 2 };
+  const ranged = new Peer("ranged", child.task, addHost(resource, "r"), { range: { start: 0n, length: 8n << 20n } as Peer["range"] });
+  resource.peers.store(ranged);
+  for (const event of TO_SUCCEEDED) ranged.event(event);
+  ranged.finishPiece(0, 1000);
+  ranged.finishPiece(1, 1000);
+  expect(progress(ranged, context)).toBeCloseTo(0.2);
+  const whole = addPeer(resource, "whole", "t", addHost(resource, "w"), TO_SUCCEEDED);
+  expect(progress(whole, context)).toBe(1);
+  for (let i = 0; i < 20; i++) expect(evaluateParents([ranged, whole], child, "default", limit)[0]).toBe(whole);
 });
 
 test("the dragonfly evaluator scores 0.6 load + 0.2 idc + 0.1 location + 0.1 host type", () => {

@@ -76,9 +76,10 @@ export function childLoad(host: Host, limit: number): number {
   return 1 / (1 + host.concurrentUploadCount / soft);
 }
 
-/** Share of the parent's pieces among what the child needs: Succeeded = 1. */
+/** Share of the parent's pieces among what the child needs: a whole download that succeeded = 1. */
 export function progress(parent: Peer, context: EvaluationContext): number {
-  if (parent.state === PeerState.Succeeded) return 1;
+  // A peer that downloaded only a range holds only that range's pieces, however it ended.
+  if (parent.state === PeerState.Succeeded && parent.isFullRange) return 1;
   const total = parent.task.totalPieceCount;
   if (total > 0) return Math.min(1, parent.finishedPieces.size / total);
   return context.maxFinishedPieces > 0 ? parent.finishedPieces.size / context.maxFinishedPieces : 0;
