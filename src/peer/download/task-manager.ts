@@ -2,10 +2,16 @@
  * Downloads of tasks. One background job per task does the work (stat, scheduler, parents, source) and
  * writes pieces to storage; every request for the task, concurrent or later, watches storage and streams
  * the pieces it is interested in. A finished task is served from disk without contacting anyone.
+ *
+ * A job fetches what its requests want: the pieces of a range, or the whole task. Wants can grow while the
+ * job runs (another range, a full download, a prefetch); each batch of newly wanted pieces is fetched by a
+ * pass of its own (a scheduler registration, or the source), and no piece is fetched by two passes. A job
+ * that did not need every piece leaves the task partial: its pieces are served to other peers, and a later
+ * download fetches only what is missing.
  */
 import { create } from "@bufbuild/protobuf";
 import type { Download, Peer } from "../../gen/common/v2/common_pb.ts";
-import { DownloadSchema, TrafficType } from "../../gen/common/v2/common_pb.ts";
+import { DownloadSchema, RangeSchema, TrafficType } from "../../gen/common/v2/common_pb.ts";
 import {
   FailedPrecondition,
   InvalidArgument,
@@ -69,6 +75,49 @@ export type DownloadEvent =
     }
   | { kind: "piece"; taskId: string; peerId: string; piece: PieceRecord; trafficType: number };
 
+/** A byte range of a task's content. */
+export interface ByteRange {
+  start: number;
+  length: number;
+}
+
+/** Options of one download request. */
+export interface DownloadRequestOptions {
+  /**
+   * The request's byte range, resolved once the content length is known (the proxy parses a Range header this
+   * way): a range, undefined for the whole task, or null for no bytes at all. Replaces `download.range`.
+   */
+  range?: (contentLength: number) => ByteRange | null | undefined;
+}
+
+/** What one request needs of a task, once its geometry is known. */
+interface Need {
+  /** The whole task (no range). */
+  whole: boolean;
+  /** The request's range, when it has one. */
+  range?: ByteRange;
+  /** The pieces the request streams. */
+  pieces: PieceGeometry[];
+  /** Fetch the whole task in the background as well (a ranged request with prefetch). */
+  prefetch: boolean;
+}
+
+/** What a job's requests asked for and no pass has taken yet. */
+interface Wants {
+  ranges: ByteRange[];
+  all: boolean;
+  /** Only prefetches asked for the whole task. */
+  allByPrefetch: boolean;
+}
+
+/** A batch of pieces fetched together: one scheduler registration, or straight from the source. */
+interface Pass {
+  pieces: PieceGeometry[];
+  /** The byte span the pass covers; undefined when it completes the whole task. */
+  range?: ByteRange;
+  isPrefetch: boolean;
+}
+
 interface Job {
   taskId: string;
   peerId: string;
@@ -79,6 +128,14 @@ interface Job {
   controller: AbortController;
   /** When the scheduler's first decision arrived (ms since epoch). */
   firstDecisionAt?: number;
+  /** What the request that started the job needs, once the task's geometry is known. */
+  initial: (task: StoredTask) => Need;
+  wants: Wants;
+  /** Wakes the job when wants grow or a pass ends. */
+  wake?: () => void;
+  /** The job found nothing more to fetch and is ending: later wants need a new job. */
+  closing: boolean;
+  ended: boolean;
 }
 
 const SMALL_TASK_LENGTH = MIN_PIECE_LENGTH;
@@ -118,6 +175,37 @@ export function validateDownload(download: Download): void {
   if (download.outputPath !== undefined && download.outputPath !== "" && !download.outputPath.startsWith("/")) {
     throw new InvalidArgument(`Invalid download: field "output_path" must be absolute, got "${download.outputPath}"`);
   }
+  if (download.range && download.range.length === 0n) {
+    throw new InvalidArgument('Invalid download: field "range.length" must be positive');
+  }
+}
+
+/** The byte range a request asks for within `contentLength` bytes (see DownloadRequestOptions.range). */
+function requestRange(download: Download, options: DownloadRequestOptions, contentLength: number): ByteRange | null | undefined {
+  if (options.range) return options.range(contentLength);
+  if (!download.range) return undefined;
+  const start = Number(download.range.start);
+  if (contentLength === 0) return null;
+  if (start >= contentLength) {
+    throw new InvalidArgument(`Invalid download: field "range.start" is ${start}, beyond the content (${contentLength} bytes)`);
+  }
+  return { start, length: Math.min(Number(download.range.length), contentLength - start) };
+}
+
+/** What a request needs of a task with known geometry. */
+function needOf(download: Download, options: DownloadRequestOptions, task: StoredTask): Need {
+  const { contentLength, pieceLength: length } = task.record;
+  const range = requestRange(download, options, contentLength);
+  if (range === undefined) return { whole: true, pieces: piecesOf(contentLength, length), prefetch: false };
+  if (range === null || range.length <= 0) return { whole: false, pieces: [], prefetch: false };
+  return { whole: false, range, pieces: piecesOf(contentLength, length, range), prefetch: download.prefetch };
+}
+
+/** The smallest range holding every one of `ranges`. */
+function span(ranges: ByteRange[]): ByteRange {
+  const start = Math.min(...ranges.map((r) => r.start));
+  const end = Math.max(...ranges.map((r) => r.start + r.length));
+  return { start, length: end - start };
 }
 
 /** Runs and serves downloads. */
@@ -138,26 +226,57 @@ export class TaskManager {
     await Promise.allSettled([...this.jobs.values()].map((job) => job.done));
   }
 
-  /** Streams a download: one `started` event, then one `piece` event per interested piece. */
-  async *download(download: Download, signal?: AbortSignal): AsyncGenerator<DownloadEvent> {
+  /**
+   * Streams a download: one `started` event, then one `piece` event per interested piece. A ranged request
+   * (`download.range`, or `options.range`) has only the pieces of its range fetched; with `download.prefetch`
+   * the rest of the task follows in the background.
+   */
+  async *download(download: Download, signal?: AbortSignal, options: DownloadRequestOptions = {}): AsyncGenerator<DownloadEvent> {
     validateDownload(download);
     const taskId = taskIdOf(download);
-    const stored = this.deps.storage.get(taskId);
+    const { storage } = this.deps;
+    const stored = storage.get(taskId);
     let job = this.jobs.get(taskId);
-    const local = !job && stored?.record.state === "succeeded";
-    if (!local && !job) job = this.startJob(taskId, download);
-    const task = job ? await job.ready : stored!;
-    const range = download.range ? { start: Number(download.range.start), length: Number(download.range.length) } : undefined;
-    const interested = piecesOf(task.record.contentLength, task.record.pieceLength, range);
+    let task: StoredTask | undefined;
+    let need: Need | undefined;
+    let local = false;
+    if (!job && stored?.record.state === "succeeded") {
+      task = stored;
+      local = true;
+    } else if (!job && stored) {
+      // A partial task serves a range it already holds without a job.
+      const stillNeeded = needOf(download, options, stored);
+      if (!stillNeeded.whole && stillNeeded.pieces.every((p) => stored.pieces.has(p.number))) {
+        task = stored;
+        need = stillNeeded;
+      }
+    }
+    let joined = false;
+    if (!task) {
+      if (!job) {
+        job = this.startJob(taskId, download, (t) => needOf(download, options, t));
+        joined = true;
+      }
+      task = await job.ready;
+    }
+    const current = task;
+    need ??= needOf(download, options, current);
+    const interested = need.pieces;
+    // Joining a running job adds this request's wants; a job already ending is followed by a new one below.
+    if (job && !joined) joined = this.want(job, need);
+    if (!job && need.prefetch && current.record.state !== "succeeded") {
+      job = this.startJob(taskId, download, () => ({ whole: false, pieces: [], prefetch: true }));
+      joined = true;
+    }
     const peerId = job?.peerId ?? newPeerId(this.deps.identity.ip, this.deps.identity.hostname, this.deps.identity.seed);
-    const alreadyThere = new Set(task.pieces.keys());
+    const alreadyThere = new Set(current.pieces.keys());
     yield {
       kind: "started",
       taskId,
       peerId,
-      contentLength: task.record.contentLength,
-      pieceLength: task.record.pieceLength,
-      responseHeader: task.record.responseHeader,
+      contentLength: current.record.contentLength,
+      pieceLength: current.record.pieceLength,
+      responseHeader: current.record.responseHeader,
       pieces: interested,
       isFinished: local,
     };
@@ -165,7 +284,7 @@ export class TaskManager {
     while (true) {
       for (const piece of interested) {
         if (sent.has(piece.number)) continue;
-        const record = task.pieces.get(piece.number);
+        const record = current.pieces.get(piece.number);
         if (!record) continue;
         sent.add(piece.number);
         const trafficType = alreadyThere.has(piece.number) ? 2 : record.trafficType;
@@ -177,22 +296,64 @@ export class TaskManager {
       }
       if (sent.size === interested.length) break;
       if (job?.failure !== undefined) throw job.failure;
-      if (this.deps.storage.get(taskId) !== task) throw new TaskNotFound(taskId);
+      if (storage.get(taskId) !== current) throw new TaskNotFound(taskId);
+      if (!job || job.ended) {
+        // The job ended without every piece this request needs (it joined too late): a new job fetches the rest.
+        const pending = need;
+        const next = this.jobs.get(taskId);
+        job = next ?? this.startJob(taskId, download, () => pending);
+        joined = next ? this.want(next, need) : true;
+        continue;
+      }
       signal?.throwIfAborted();
-      await this.deps.storage.waitForChange(taskId, signal);
+      const ended = job.done.then(
+        () => {},
+        () => {},
+      );
+      await Promise.race([storage.waitForChange(taskId, signal), ended]);
     }
-    if (job) await job.done;
+    if (job && need.whole) await job.done;
+    if (job && need.prefetch && !joined) this.prefetchAfter(job, download);
     if (local) {
       // A local hit never reaches the scheduler otherwise: report it (in the background) so the cluster's
       // traffic counts the bytes served from this host's own storage, and the scheduler knows the copy.
-      const pieces = interested.flatMap((piece) => task.pieces.get(piece.number) ?? []);
+      const pieces = interested.flatMap((piece) => current.pieces.get(piece.number) ?? []);
       this.announceFinished(download, undefined, pieces).catch((error) =>
         this.deps.log.debug("Cannot report a local hit to the scheduler", { taskId, error: errorMessage(error) }),
       );
     }
   }
 
-  private startJob(taskId: string, download: Download): Job {
+  /** Starts a prefetch of the whole task once `job` (which ended too soon to take it) is over. */
+  private prefetchAfter(job: Job, download: Download): void {
+    void job.done
+      .catch(() => {})
+      .then(() => {
+        const stored = this.deps.storage.get(job.taskId);
+        if (this.stopping.signal.aborted || !stored || stored.record.state === "succeeded") return;
+        const prefetch: Need = { whole: false, pieces: [], prefetch: true };
+        const next = this.jobs.get(job.taskId);
+        if (!next) this.startJob(job.taskId, download, () => prefetch);
+        else if (!this.want(next, prefetch)) this.prefetchAfter(next, download);
+      });
+  }
+
+  /** Adds a request's needs to a job's wants; false when the job is already ending and cannot take them. */
+  private want(job: Job, need: Need): boolean {
+    const task = this.deps.storage.get(job.taskId);
+    const missing = need.pieces.some((p) => !task?.pieces.has(p.number));
+    if (job.closing) return !missing && !need.prefetch;
+    const { wants } = job;
+    if (need.range && missing) wants.ranges.push(need.range);
+    if (need.whole || need.prefetch) {
+      wants.allByPrefetch = wants.all ? wants.allByPrefetch && !need.whole : !need.whole;
+      wants.all = true;
+    }
+    job.wake?.();
+    return true;
+  }
+
+  private startJob(taskId: string, download: Download, initial: (task: StoredTask) => Need): Job {
     const { identity } = this.deps;
     const controller = new AbortController();
     const signals = [controller.signal, this.stopping.signal];
@@ -210,10 +371,14 @@ export class TaskManager {
     const job: Job = {
       taskId,
       peerId: newPeerId(identity.ip, identity.hostname, identity.seed),
-      download: create(DownloadSchema, download),
+      download: create(DownloadSchema, { ...download, range: undefined, prefetch: false }),
       ready,
       done: Promise.resolve(),
       controller,
+      initial,
+      wants: { ranges: [], all: false, allByPrefetch: false },
+      closing: false,
+      ended: false,
     };
     this.jobs.set(taskId, job);
     this.deps.metrics.activeTasks.inc();
@@ -227,6 +392,7 @@ export class TaskManager {
         throw job.failure;
       })
       .finally(() => {
+        job.ended = true;
         this.jobs.delete(taskId);
         this.deps.metrics.activeTasks.dec();
         controller.abort();
@@ -236,7 +402,7 @@ export class TaskManager {
   }
 
   private async run(job: Job, signal: AbortSignal, ready: (task: StoredTask) => void): Promise<void> {
-    const { storage, sources, settings, log } = this.deps;
+    const { storage, sources, log, identity } = this.deps;
     const d = job.download;
     const source = sources.for(d.url);
     const started = Date.now();
@@ -254,36 +420,51 @@ export class TaskManager {
     d.actualContentLength = BigInt(stat.contentLength);
     d.actualPieceLength = BigInt(length);
     d.actualPieceCount = BigInt(Math.ceil(stat.contentLength / length));
-    const missing = () => piecesOf(task.record.contentLength, task.record.pieceLength).filter((p) => !task.pieces.has(p.number));
-    const disableBackToSource = d.disableBackToSource || settings.disableBackToSource;
-    const small = stat.contentLength <= SMALL_TASK_LENGTH;
-    if (missing().length > 0 && this.deps.schedulers.configured && !(small && !disableBackToSource)) {
-      try {
-        await this.withScheduler(job, task, missing, disableBackToSource, signal);
-      } catch (error) {
-        if (error instanceof SourceError || error instanceof StorageError || signal.aborted) throw error;
-        log.warn("Scheduling failed; continuing without the scheduler", { taskId: job.taskId, error: errorMessage(error) });
-      }
+    try {
+      this.want(job, job.initial(task));
+    } catch {
+      // A request with a bad range gets the error itself; the job has nothing to fetch for it.
     }
-    const rest = missing();
-    if (rest.length > 0) {
-      if (disableBackToSource) {
-        throw new FailedPrecondition(
-          `Cannot download task "${job.taskId}": ${rest.length} pieces are missing and back-to-source is disabled`,
-        );
+
+    // Passes run side by side as wants grow; a piece belongs to one pass at a time.
+    const inFlight = new Set<number>();
+    const active = new Set<Promise<void>>();
+    const passes = new AbortController();
+    const passSignal = AbortSignal.any([signal, passes.signal]);
+    let failure: { error: unknown } | undefined;
+    let count = 0;
+    while (!failure) {
+      for (let pass = this.nextPass(job, task, inFlight); pass; pass = this.nextPass(job, task, inFlight)) {
+        const { pieces } = pass;
+        for (const piece of pieces) inFlight.add(piece.number);
+        const peerId = count++ === 0 ? job.peerId : newPeerId(identity.ip, identity.hostname, identity.seed);
+        const running: Promise<void> = this.runPass(job, task, pass, peerId, passSignal)
+          .catch((error) => {
+            failure ??= { error };
+            passes.abort(error);
+          })
+          .finally(() => {
+            for (const piece of pieces) inFlight.delete(piece.number);
+            active.delete(running);
+            job.wake?.();
+          });
+        active.add(running);
       }
-      await fetchPiecesFromSource({
-        storage,
-        source,
-        taskId: job.taskId,
-        url: d.url,
-        header: d.requestHeader,
-        backend: sourceOptionsOf(d),
-        pieces: rest,
-        concurrency: settings.concurrentPieceCount,
-        signal,
-        onPiece: (piece) => this.count(piece),
-      }, piecesOf(task.record.contentLength, task.record.pieceLength));
+      if (active.size === 0) {
+        job.closing = true;
+        break;
+      }
+      await new Promise<void>((resolve) => (job.wake = resolve));
+      job.wake = undefined;
+    }
+    await Promise.allSettled([...active]);
+    if (failure) throw failure.error;
+
+    const all = piecesOf(task.record.contentLength, task.record.pieceLength);
+    if (all.some((p) => !task.pieces.has(p.number))) {
+      storage.leavePartial(job.taskId);
+      log.info("Task partly downloaded", { taskId: job.taskId, pieces: task.pieces.size, pieceCount: all.length, durationMs: Date.now() - started });
+      return;
     }
     storage.succeed(job.taskId);
     this.deps.metrics.downloadTasks.inc({ result: "succeeded" });
@@ -296,6 +477,71 @@ export class TaskManager {
     });
   }
 
+  /** The next batch of wanted pieces that are neither stored nor being fetched: ranges first, then the rest. */
+  private nextPass(job: Job, task: StoredTask, inFlight: ReadonlySet<number>): Pass | undefined {
+    const { wants } = job;
+    const { contentLength, pieceLength: length } = task.record;
+    const needed = (p: PieceGeometry) => !task.pieces.has(p.number) && !inFlight.has(p.number);
+    while (wants.ranges.length > 0) {
+      const ranges = wants.ranges.splice(0);
+      const pieces = new Map<number, PieceGeometry>();
+      for (const range of ranges) {
+        for (const piece of piecesOf(contentLength, length, range)) if (needed(piece)) pieces.set(piece.number, piece);
+      }
+      if (pieces.size > 0) {
+        return { pieces: [...pieces.values()].sort((a, b) => a.number - b.number), range: span(ranges), isPrefetch: false };
+      }
+    }
+    if (!wants.all) return undefined;
+    wants.all = false;
+    const pieces = piecesOf(contentLength, length).filter(needed);
+    return pieces.length > 0 ? { pieces, isPrefetch: wants.allByPrefetch } : undefined;
+  }
+
+  /**
+   * Fetches one pass's pieces: through the scheduler, unless back-to-source is allowed and the pass is small
+   * (its range or the content at most 4 MiB: straight to the source), then whatever is left from the source.
+   */
+  private async runPass(job: Job, task: StoredTask, pass: Pass, peerId: string, signal: AbortSignal): Promise<void> {
+    const { storage, sources, settings, log } = this.deps;
+    const d = job.download;
+    const missing = () => pass.pieces.filter((p) => !task.pieces.has(p.number));
+    const disableBackToSource = d.disableBackToSource || settings.disableBackToSource;
+    const small = task.record.contentLength <= SMALL_TASK_LENGTH || (pass.range !== undefined && pass.range.length <= SMALL_TASK_LENGTH);
+    if (this.deps.schedulers.configured && !(small && !disableBackToSource)) {
+      const registration = create(DownloadSchema, {
+        ...d,
+        range: pass.range && create(RangeSchema, { start: BigInt(pass.range.start), length: BigInt(pass.range.length) }),
+        isPrefetch: pass.isPrefetch,
+      });
+      try {
+        await this.withScheduler(job, peerId, registration, task, missing, disableBackToSource, signal);
+      } catch (error) {
+        if (error instanceof SourceError || error instanceof StorageError || signal.aborted) throw error;
+        log.warn("Scheduling failed; continuing without the scheduler", { taskId: job.taskId, error: errorMessage(error) });
+      }
+    }
+    const rest = missing();
+    if (rest.length === 0) return;
+    if (disableBackToSource) {
+      throw new FailedPrecondition(
+        `Cannot download task "${job.taskId}": ${rest.length} pieces are missing and back-to-source is disabled`,
+      );
+    }
+    await fetchPiecesFromSource({
+      storage,
+      source: sources.for(d.url),
+      taskId: job.taskId,
+      url: d.url,
+      header: d.requestHeader,
+      backend: sourceOptionsOf(d),
+      pieces: rest,
+      concurrency: settings.concurrentPieceCount,
+      signal,
+      onPiece: (piece) => this.count(piece),
+    }, piecesOf(task.record.contentLength, task.record.pieceLength));
+  }
+
   private count(piece: PieceRecord): void {
     const label = TRAFFIC_LABEL[piece.trafficType] ?? "remote_peer";
     this.deps.metrics.downloadTrafficBytes.inc({ type: label }, piece.length);
@@ -305,6 +551,8 @@ export class TaskManager {
   /** Downloads through the scheduler: register, then follow its responses until done or it gives up. */
   private async withScheduler(
     job: Job,
+    peerId: string,
+    download: Download,
     task: StoredTask,
     missing: () => PieceGeometry[],
     disableBackToSource: boolean,
@@ -313,9 +561,9 @@ export class TaskManager {
     const { schedulers, settings, metrics, log, identity } = this.deps;
     const address = schedulers.pick(job.taskId);
     if (!address) return;
-    const announcement = schedulers.announcePeer(address, { hostId: identity.hostId, taskId: job.taskId, peerId: job.peerId }, signal);
+    const announcement = schedulers.announcePeer(address, { hostId: identity.hostId, taskId: job.taskId, peerId }, signal);
     try {
-      announcement.send({ case: "registerPeerRequest", value: { download: job.download } });
+      announcement.send({ case: "registerPeerRequest", value: { download } });
       let started = false;
       let count = 0;
       while (true) {

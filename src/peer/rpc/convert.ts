@@ -7,7 +7,7 @@ import { pieceCount, sizeScope } from "../../common/piece.ts";
 import { toPieceMessage } from "../download/pieces.ts";
 import type { StoredTask } from "../storage/storage.ts";
 
-const STATES: Record<string, string> = { running: "Running", succeeded: "Succeeded", failed: "Failed" };
+const STATES: Record<string, string> = { running: "Running", succeeded: "Succeeded", failed: "Failed", partial: "Partial" };
 
 /** A stored task as common.v2.Task. */
 export function toTaskMessage(task: StoredTask): Task {

@@ -65,6 +65,8 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
       throw new TaskUnavailable(`Task "${request.taskId}" failed`);
     }
     if (task.record.state === "succeeded") return;
+    // A partial task (a range was downloaded here) has nothing more coming unless a download of it runs.
+    if (task.record.state === "partial" && !deps.taskManager.activeTaskIds().has(request.taskId)) return;
     signal.throwIfAborted();
     await deps.storage.waitForChange(request.taskId, signal);
   }

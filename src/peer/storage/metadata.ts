@@ -10,7 +10,7 @@ export interface TaskRecord {
   pieceLength: number;
   contentLength: number;
   responseHeader: Record<string, string>;
-  /** "running", "succeeded" or "failed". */
+  /** "running", "succeeded", "failed" or "partial" (some pieces, none downloading). */
   state: string;
   persistent: boolean;
   ttlMs: number;

@@ -242,6 +242,13 @@ export class Storage {
     if (task && task.record.state !== "succeeded") this.update(task, { state: "failed", failedAt: Date.now() });
   }
 
+  /** Marks a task partial: a download that wanted only some of its pieces ended; the rest can follow later. */
+  leavePartial(taskId: string): void {
+    const task = this.require(taskId);
+    this.closeFd(taskId);
+    if (task.record.state !== "succeeded") this.update(task, { state: "partial" });
+  }
+
   /** Updates fields of a task's record. */
   update(task: StoredTask, fields: Partial<TaskRecord>): void {
     Object.assign(task.record, fields, { updatedAt: Date.now() });
