@@ -11,7 +11,7 @@ import { InvalidArgument, LibellulaError, SourceError, errorMessage } from "../.
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../../common/ids.ts";
 import type { Logger } from "../../common/log.ts";
 import type { Counter } from "../../common/metrics.ts";
-import type { DownloadEvent } from "../download/task-manager.ts";
+import type { DownloadEvent, DownloadRequestOptions } from "../download/task-manager.ts";
 import { taskIdOf } from "../download/task-manager.ts";
 import type { StoredTask } from "../storage/storage.ts";
 import { TaskAuthorizer } from "./authorization.ts";
@@ -41,7 +41,7 @@ export interface ProxyRequest {
 
 /** What the handler uses of the task manager and storage. */
 export interface ProxyTasks {
-  download(download: Download, signal?: AbortSignal): AsyncGenerator<DownloadEvent>;
+  download(download: Download, signal?: AbortSignal, options?: DownloadRequestOptions): AsyncGenerator<DownloadEvent>;
   activeTaskIds(): Set<string>;
 }
 
@@ -125,6 +125,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): (request: ProxyReque
   const p2p = async (request: ProxyRequest, rule: ProxyRule, signal: AbortSignal): Promise<Response> => {
     let download: Download;
     let taskId: string;
+    const rangeHeader = request.headers.get("range");
     try {
       const options = headerOptions(request.headers);
       download = create(DownloadSchema, {
@@ -139,7 +140,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): (request: ProxyReque
         outputPath: options.outputPath,
         forceHardLink: options.forceHardLink,
         disableBackToSource: settings.disableBackToSource,
-        prefetch: request.headers.has("range") ? (options.prefetch ?? settings.prefetch) : false,
+        prefetch: rangeHeader !== null ? (options.prefetch ?? settings.prefetch) : false,
         contentForCalculatingTaskId: options.contentForCalculatingTaskId,
         enableTaskIdBasedBlobDigest: options.enableTaskIdBasedBlobDigest ?? settings.enableTaskIdBasedBlobDigest,
         remoteIp: request.clientIp,
@@ -162,7 +163,13 @@ export function createProxyHandler(deps: ProxyHandlerDeps): (request: ProxyReque
     const abort = new AbortController();
     const onAbort = () => abort.abort(signal.reason);
     signal.addEventListener("abort", onAbort, { once: true });
-    const events = deps.tasks.download(download, abort.signal);
+    // A single satisfiable range has only its pieces fetched (and, with prefetch, the rest in the background);
+    // several ranges or an unparsable header fetch the whole task, which is then served whole.
+    const rangeOf = (contentLength: number) => {
+      const range = parseRange(rangeHeader, contentLength);
+      return range === "unsatisfiable" ? null : range;
+    };
+    const events = deps.tasks.download(download, abort.signal, rangeHeader === null ? {} : { range: rangeOf });
     let started: Extract<DownloadEvent, { kind: "started" }>;
     try {
       const first = await events.next();
@@ -197,7 +204,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): (request: ProxyReque
     if (started.isFinished) headers.set(DRAGONFLY_HEADER.taskDownloadFinished, "true");
 
     const total = started.contentLength;
-    const range = parseRange(request.headers.get("range"), total);
+    const range = parseRange(rangeHeader, total);
     if (range === "unsatisfiable") {
       await events.return(undefined).catch(() => {});
       abort.abort();
