@@ -1,10 +1,11 @@
 /** dfcache: imports files into the cluster as persistent cache tasks, exports, stats and deletes them. */
-import { closeSync, existsSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { durationFromMs, durationMs, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { PersistentCacheTask } from "../gen/common/v2/common_pb.ts";
 import { flag, parseArgs, type ParsedArgs } from "../common/config.ts";
 import { parseDigest } from "../common/digest.ts";
+import { writeAllSync } from "../common/file-write.ts";
 import { isTaskId } from "../common/ids.ts";
 import { MIN_PIECE_LENGTH } from "../common/piece.ts";
 import { formatBytes, parseByteSize, parseDuration } from "../common/units.ts";
@@ -265,7 +266,7 @@ async function runExport(args: ParsedArgs, endpoint: string, io: Io): Promise<nu
         const piece = r.value.piece;
         if (fd !== undefined) {
           if (!piece.content) throw new Error(`dfdaemon sent piece ${piece.number} without content`);
-          writeSync(fd, piece.content, 0, piece.content.length, Number(piece.offset));
+          writeAllSync(fd, piece.content, Number(piece.offset));
         }
         bar?.advance(Number(piece.length));
       }

@@ -4,8 +4,9 @@
  * tree under the output directory. A failed file is reported by name; the others are kept.
  */
 import { create, clone } from "@bufbuild/protobuf";
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { writeAllSync } from "../common/file-write.ts";
 import { DownloadSchema, type Download } from "../gen/common/v2/common_pb.ts";
 import { ListTaskEntriesRequestSchema } from "../gen/dfdaemon/v2/dfdaemon_pb.ts";
 import { connectDaemon, describeRpcError } from "./daemon-client.ts";
@@ -130,7 +131,7 @@ async function downloadFile(plan: RecursivePlan, client: ReturnType<typeof conne
       if (fd !== undefined && r.case === "downloadPieceFinishedResponse" && r.value.piece) {
         const piece = r.value.piece;
         if (!piece.content) throw new Error(`dfdaemon sent piece ${piece.number} without content`);
-        writeSync(fd, piece.content, 0, piece.content.length, Number(piece.offset));
+        writeAllSync(fd, piece.content, Number(piece.offset));
       }
     }
     if (fd !== undefined) {

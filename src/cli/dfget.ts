@@ -1,11 +1,12 @@
 /** dfget: downloads a URL through the local dfdaemon, with Dragonfly's flags. */
-import { closeSync, existsSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, renameSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { DownloadSchema, Priority, TaskType } from "../gen/common/v2/common_pb.ts";
 import { flag, parseArgs, type ParsedArgs } from "../common/config.ts";
 import { parseDigest } from "../common/digest.ts";
+import { writeAllSync } from "../common/file-write.ts";
 import { DEFAULT_FILTERED_QUERY_PARAMS } from "../common/ids.ts";
 import { MIN_PIECE_LENGTH } from "../common/piece.ts";
 import { parseByteSize, parseDuration } from "../common/units.ts";
@@ -233,7 +234,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         const piece = r.value.piece;
         if (fd !== undefined) {
           if (!piece.content) throw new Error(`dfdaemon sent piece ${piece.number} without content`);
-          writeSync(fd, piece.content, 0, piece.content.length, Number(piece.offset));
+          writeAllSync(fd, piece.content, Number(piece.offset));
         }
         bar?.advance(Number(piece.length));
       }

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import { dirname, join } from "node:path";
 import { StorageError, TaskNotFound, errorMessage } from "../../common/errors.ts";
+import { writeAllSync } from "../../common/file-write.ts";
 import type { Logger } from "../../common/log.ts";
 import { MetadataStore, type PieceRecord, type TaskRecord } from "./metadata.ts";
 import { BufferReclaimer } from "./reclaim.ts";
@@ -190,11 +191,7 @@ export class Storage {
    */
   write(taskId: string, chunk: Uint8Array, position: number): void {
     try {
-      const fd = this.fd(taskId);
-      let written = 0;
-      while (written < chunk.length) {
-        written += fs.writeSync(fd, chunk, written, chunk.length - written, position + written);
-      }
+      writeAllSync(this.fd(taskId), chunk, position);
       this.reclaimer.account(chunk.length);
     } catch (cause) {
       const code = (cause as NodeJS.ErrnoException).code;
