@@ -28,16 +28,24 @@ const USER_HZ = 100;
 
 /** CPU seconds (user + system) used so far by `pids`, from /proc/<pid>/stat; gone processes count 0. */
 export function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
+  const { user, system } = cpuSplit(pids);
+  return user + system;
+}
+
+/** User and system CPU seconds used so far by the processes in `pids` (exited ones count as zero). */
+export function cpuSplit(pids: number[]): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       // After "(comm) ": state is field 3, utime field 14, stime field 15.
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
+      user += Number(fields[11]);
+      system += Number(fields[12]);
     } catch {
       // exited
     }
   }
-  return ticks / USER_HZ;
+  return { user: user / USER_HZ, system: system / USER_HZ };
 }

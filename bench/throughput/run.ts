@@ -21,7 +21,7 @@ import {
   type Fetch,
   type Traffic,
 } from "../lib/cluster.ts";
-import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
+import { cpuBusy, cpuSeconds, cpuSnapshot, cpuSplit } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
@@ -44,6 +44,7 @@ const FLAGS = {
   "curl-only": { boolean: true, help: "measure only curl (checks the harness without the daemons)" },
   "keep-logs": { boolean: true, help: "keep the daemons' logs even when every download succeeded", env: "LIBELLULA_BENCH_KEEP_LOGS" },
   clean: { boolean: true, help: "only remove leftovers of earlier runs, then exit" },
+  "warm-seed": { boolean: true, help: "let the seed peer fetch the file first, so the measured dfget moves only seed-to-peer traffic" },
   "cpu-prof": { help: "write a Bun CPU profile (markdown) of each dfdaemon into this directory", env: "LIBELLULA_BENCH_CPU_PROF" },
 } satisfies Record<string, FlagSpec>;
 
@@ -106,7 +107,7 @@ async function main(): Promise<number> {
   const results: SizeResult[] = [];
   for (const size of sizes) {
     section(`${formatSize(size)}`);
-    results.push(await measure(size, work, runP2p, timeoutMs, keep, flags["cpu-prof"] || undefined));
+    results.push(await measure(size, work, runP2p, timeoutMs, keep, flags["cpu-prof"] || undefined, isTrue(flags["warm-seed"])));
     cleanup.check();
   }
 
@@ -145,7 +146,7 @@ async function main(): Promise<number> {
 }
 
 /** Generates a file of `size`, fetches it with curl, then through a fresh seed peer and peer with dfget. */
-async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: number, keep: boolean, profileDir: string | undefined): Promise<SizeResult> {
+async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: number, keep: boolean, profileDir: string | undefined, warmSeed: boolean): Promise<SizeResult> {
   const label = formatSize(size).replace(/\s+/g, "");
   const dir = ensureDir(join(work.dir, label));
   const source = join(dir, "blob");
@@ -186,14 +187,14 @@ async function measure(size: number, work: WorkDir, runP2p: boolean, timeoutMs: 
     seedCpu: null,
     peerCpu: null,
   };
-  if (runP2p) await measureDfget(result, origin, sha, dir, label, work, timeoutMs, profileDir);
+  if (runP2p) await measureDfget(result, origin, sha, dir, label, work, timeoutMs, profileDir, warmSeed);
   await stopOrigin();
   if (!keep) rmSync(dir, { recursive: true, force: true });
   return result;
 }
 
 /** Starts a scheduler, a seed peer and a peer; the peer runs dfget; reads traffic and peak RSS. */
-async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir: string, label: string, work: WorkDir, timeoutMs: number, profileDir: string | undefined): Promise<void> {
+async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir: string, label: string, work: WorkDir, timeoutMs: number, profileDir: string | undefined, warmSeed: boolean): Promise<void> {
   const daemons: Daemon[] = [];
   const stopAll = async () => {
     // A profiled daemon writes its profile while it exits, which takes longer than the usual grace.
@@ -239,14 +240,26 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
   result.seedStartRss = peakRss(seed.process.pid);
   result.peerStartRss = peakRss(peer.process.pid);
 
+  if (warmSeed) {
+    const warmOutput = join(dir, "seed-output");
+    const warm = await timedRun("dfget", dfgetCommand(origin.url, warmOutput, join(dir, "seed", "dfdaemon.sock")), warmOutput, join(work.logs, `dfget-seed-${label}.log`), (cmd) => cmd, timeoutMs);
+    if (warm.code !== 0) throw new Error(`Warming the seed peer failed: dfget exited with code ${warm.code}`);
+    console.log(`seed warmed from origin: ${formatThroughput(result.size, warm.ms)} (${formatSeconds(warm.ms)})`);
+    rmSync(warmOutput, { force: true });
+  }
   await origin.reset();
   const output = join(dir, "dfget-output");
   const cpu0 = cpuSnapshot();
-  const daemonCpu = () => [seed, peer].map((daemon) => cpuSeconds(processTree(daemon.process.pid)));
+  const daemonCpu = () => [seed, peer, origin, scheduler].map((daemon) => cpuSeconds(processTree(daemon.process.pid)));
   const daemonCpu0 = daemonCpu();
+  const split0 = [seed, peer].map((daemon) => cpuSplit(processTree(daemon.process.pid)));
   const dfget = await timedRun("dfget", dfgetCommand(origin.url, output, join(dir, "peer", "dfdaemon.sock")), output, join(work.logs, `dfget-${label}.log`), (cmd) => cmd, timeoutMs);
   const busy = cpuBusy(cpu0, cpuSnapshot());
-  const [seedCpu, peerCpu] = daemonCpu().map((value, i) => value - daemonCpu0[i]!);
+  const [seedCpu, peerCpu, originCpu, schedulerCpu] = daemonCpu().map((value, i) => value - daemonCpu0[i]!);
+  const [seedSplit, peerSplit] = [seed, peer].map((daemon, i) => {
+    const now = cpuSplit(processTree(daemon.process.pid));
+    return `user ${(now.user - split0[i]!.user).toFixed(2)}, system ${(now.system - split0[i]!.system).toFixed(2)}`;
+  });
   result.seedCpu = seedCpu!;
   result.peerCpu = peerCpu!;
   cleanup.check();
@@ -263,9 +276,9 @@ async function measureDfget(result: SizeResult, origin: Origin, sha: string, dir
     console.log(`dfget ÷ curl:          ${formatRatio(ratio)}${ratio < TARGET_RATIO ? ` (below the ${TARGET_RATIO}× target)` : ""}`);
   }
   const rss = (start: number | null, peak: number | null) => `${start === null ? "?" : formatSize(start)} after start, peak ${peak === null ? "?" : formatSize(peak)}`;
-  console.log(`seed RSS:              ${rss(result.seedStartRss, result.seedPeakRss)}; ${seedCpu!.toFixed(2)} CPU s during the download`);
-  console.log(`peer RSS:              ${rss(result.peerStartRss, result.peerPeakRss)}; ${peerCpu!.toFixed(2)} CPU s during the download`);
-  console.log(`origin sent:           ${formatSize(result.originBytes)} (${formatRatio(result.originBytes / result.size)} the file)`);
+  console.log(`seed RSS:              ${rss(result.seedStartRss, result.seedPeakRss)}; ${seedCpu!.toFixed(2)} CPU s during the download (${seedSplit})`);
+  console.log(`peer RSS:              ${rss(result.peerStartRss, result.peerPeakRss)}; ${peerCpu!.toFixed(2)} CPU s during the download (${peerSplit})`);
+  console.log(`origin sent:           ${formatSize(result.originBytes)} (${formatRatio(result.originBytes / result.size)} the file); origin ${originCpu!.toFixed(2)}, scheduler ${schedulerCpu!.toFixed(2)} CPU s during the download`);
   for (const [name, traffic] of [["seed", result.seedTraffic], ["peer", result.peerTraffic]] as const) {
     if (traffic === null) console.log(`${name} traffic:          metrics unreachable`);
     else console.log(`${name} traffic:          back to source ${formatSize(traffic.backToSource)}, remote peer ${formatSize(traffic.remotePeer)}, local ${formatSize(traffic.localPeer)}, served ${formatSize(traffic.uploaded)}`);
