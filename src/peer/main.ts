@@ -195,9 +195,30 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
     port: config.storage.server.tcpPort,
     log: log.child({ component: "vortex" }),
     ...pieceTransports.server,
-    async resolvePiece(taskId, number) {
+    async resolvePiece(taskId, number, kind, { streamed }) {
       const task = storage.get(taskId);
       const piece = task?.pieces.get(number);
+      if (task && !piece && streamed && kind === "standard" && !config.upload.disableShared) {
+        // Still arriving here: a child that accepts streamed pieces takes the bytes as they land.
+        const inflight = storage.inflight.get(taskId, number);
+        if (inflight && !inflight.outcome) {
+          await uploadLimiter?.take(inflight.length);
+          return {
+            path: task.path,
+            offset: inflight.offset,
+            inflight,
+            metadata: {
+              number,
+              offset: inflight.offset,
+              length: inflight.length,
+              digest: "",
+              parentId: "",
+              costSeconds: 0,
+              createdAtSeconds: Math.floor(Date.now() / 1000),
+            },
+          };
+        }
+      }
       if (!task || !piece || config.upload.disableShared) throw new PieceNotFound(taskId, number);
       // Charged per piece before serving, as Dragonfly's upload limit is.
       await uploadLimiter?.take(piece.length);

@@ -5,12 +5,13 @@
 import { createClient, type Client } from "@connectrpc/connect";
 import type { Peer } from "../../gen/common/v2/common_pb.ts";
 import { DfdaemonUpload } from "../../gen/dfdaemon/v2/dfdaemon_pb.ts";
-import { DigestMismatch, errorMessage } from "../../common/errors.ts";
+import { DigestMismatch, PieceNotFound, errorMessage } from "../../common/errors.ts";
 import { pieceDigest } from "../../common/digest.ts";
 import type { Logger } from "../../common/log.ts";
 import type { PieceGeometry } from "../../common/piece.ts";
 import type { PieceTransport } from "../transport/transport.ts";
 import { verifyPieceDigest } from "../transport/vortex/client.ts";
+import { ExtensionUnsupported, StreamedPieceAborted } from "../transport/vortex/extended-client.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
 import { StagingWriter } from "./staging-writer.ts";
@@ -57,6 +58,8 @@ interface Holder {
   ip: string;
   port: number;
   seed: boolean;
+  /** The parent is still receiving the piece and streams it as it arrives. */
+  inFlight: boolean;
 }
 
 /** A round in progress: more parents can join it while it runs. */
@@ -103,18 +106,21 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
     void (async () => {
       try {
         const stream = options.dial(address).syncPieces(
-          { hostId: options.hostId, taskId: options.taskId, interestedPieceNumbers: [...needed.keys()] },
+          { hostId: options.hostId, taskId: options.taskId, interestedPieceNumbers: [...needed.keys()], includeInFlight: true },
           { signal, timeoutMs: 0 },
         );
         for await (const response of stream) {
           if (!needed.has(response.number)) continue;
           let set = holders.get(response.number);
           if (!set) holders.set(response.number, (set = new Map()));
+          // An in-flight announcement never replaces a finished one; the finished one follows it.
+          if (response.inFlight && set.has(parent.id)) continue;
           set.set(parent.id, {
             parentId: parent.id,
             ip: response.ip || parent.host?.ip || "",
             port: response.tcpPort ?? parent.host?.port ?? 0,
             seed,
+            inFlight: response.inFlight,
           });
           notify();
         }
@@ -143,8 +149,14 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
       const attempted = tried.get(number);
       const usable = [...set.values()].filter((h) => !failedParents.has(h.parentId) && !attempted?.has(h.parentId));
       if (usable.length === 0) continue;
-      // Least busy holder; prefer non-seed peers so the seed's uplink feeds pieces nobody else has yet.
-      usable.sort((a, b) => (busy.get(a.parentId) ?? 0) - (busy.get(b.parentId) ?? 0) || Number(a.seed) - Number(b.seed));
+      // A holder with the whole piece before one still receiving it; then the least busy; prefer non-seed peers so
+      // the seed's uplink feeds pieces nobody else has yet.
+      usable.sort(
+        (a, b) =>
+          Number(a.inFlight) - Number(b.inFlight) ||
+          (busy.get(a.parentId) ?? 0) - (busy.get(b.parentId) ?? 0) ||
+          Number(a.seed) - Number(b.seed),
+      );
       const holder = usable[0]!;
       // Among equally rare pieces, roughly in order: a reader streaming the task (the proxy, a transfer over
       // the socket) waits for the lowest piece it lacks, while a small random window keeps siblings from
@@ -160,7 +172,12 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
     active.add(piece.number);
     busy.set(holder.parentId, (busy.get(holder.parentId) ?? 0) + 1);
     const started = Date.now();
-    const staging = new StagingWriter((bytes, position) => options.storage.write(options.taskId, bytes, position), piece.length);
+    // This host's own children may stream the piece from here while it arrives.
+    const inflight = options.storage.beginPiece(options.taskId, piece.number, piece.offset, piece.length);
+    const staging = new StagingWriter((bytes, position) => {
+      options.storage.write(options.taskId, bytes, position);
+      inflight.advanceTo(position + bytes.length);
+    }, piece.length);
     try {
       const result = await options.transport.download({
         host: holder.ip,
@@ -171,6 +188,7 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
         signal,
         timeoutMs: options.pieceTimeoutMs,
         expectedLength: piece.length,
+        ...(holder.inFlight ? { streamed: true } : {}),
       });
       if (result.metadata.offset !== piece.offset || result.metadata.length !== piece.length) {
         throw new DigestMismatch(
@@ -197,7 +215,15 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
       lastProgress = Date.now();
       options.onPiece(record);
     } catch (error) {
+      options.storage.abortPiece(inflight, errorMessage(error));
       if (signal.aborted) return;
+      if (holder.inFlight && (error instanceof StreamedPieceAborted || error instanceof PieceNotFound || error instanceof ExtensionUnsupported)) {
+        // The parent's own copy failed or is not there yet: nothing wrong with the parent. Wait for it to announce
+        // the piece again (finished) or take it from another holder.
+        if (holders.get(piece.number)?.get(holder.parentId) === holder) holders.get(piece.number)?.delete(holder.parentId);
+        options.log.debug("Streamed piece ended on the parent's side", { taskId: options.taskId, piece: piece.number, parent: holder.parentId, error: errorMessage(error) });
+        return;
+      }
       let set = tried.get(piece.number);
       if (!set) tried.set(piece.number, (set = new Set()));
       set.add(holder.parentId);

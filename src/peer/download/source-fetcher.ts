@@ -42,7 +42,12 @@ export async function fetchPieceFromSource(
   let position = piece.offset;
   let crc = 0;
   const reader = body.getReader();
-  const staging = new StagingWriter((bytes, at) => options.storage.write(options.taskId, bytes, at), piece.length);
+  // Children may stream the piece from here while it arrives; finishPiece() (by the caller) ends that.
+  const inflight = options.storage.beginPiece(options.taskId, piece.number, piece.offset, piece.length);
+  const staging = new StagingWriter((bytes, at) => {
+    options.storage.write(options.taskId, bytes, at);
+    inflight.advanceTo(at + bytes.length);
+  }, piece.length);
   try {
     while (true) {
       const { done, value } = await reader.read();
@@ -55,14 +60,17 @@ export async function fetchPieceFromSource(
       if (position >= piece.offset + piece.length) break;
     }
     staging.flush();
+    if (position !== piece.offset + piece.length) {
+      throw new SourceError(
+        `Origin "${options.url}" ended piece ${piece.number} early: got ${position - piece.offset} of ${piece.length} bytes`,
+      );
+    }
+  } catch (error) {
+    options.storage.abortPiece(inflight, errorMessage(error));
+    throw error;
   } finally {
     staging.release();
     reader.cancel().catch(() => {});
-  }
-  if (position !== piece.offset + piece.length) {
-    throw new SourceError(
-      `Origin "${options.url}" ended piece ${piece.number} early: got ${position - piece.offset} of ${piece.length} bytes`,
-    );
   }
   return {
     taskId: options.taskId,

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { StagingWriter } from "./staging-writer.ts";
+import { STAGING_BYTES, StagingWriter } from "./staging-writer.ts";
 
 test("StagingWriter turns many small consecutive chunks into few large writes with the same bytes", () => {
   const out = new Uint8Array(3 * 1024 * 1024);
@@ -14,7 +14,8 @@ test("StagingWriter turns many small consecutive chunks into few large writes wi
   }
   writer.flush();
   expect(out).toEqual(source);
-  expect(writes.length).toBeLessThanOrEqual(4);
+  // 1448-byte chunks (one TCP segment each) become writes of a whole staging buffer.
+  expect(writes.length).toBeLessThanOrEqual(Math.ceil(out.length / STAGING_BYTES) + 1);
 });
 
 test("StagingWriter flushes before a non-consecutive chunk", () => {

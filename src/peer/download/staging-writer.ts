@@ -1,10 +1,13 @@
 /** Large writes out of many small network reads. */
 
-/** Bytes gathered before one write: shaped links deliver a piece in many small chunks. */
-const STAGING_BYTES = 1024 * 1024;
+/**
+ * Bytes gathered before one write: shaped links deliver a piece in many small chunks. Small enough that the piece's
+ * progress, which children streaming it from this host follow, moves in steps of a few milliseconds of transfer.
+ */
+export const STAGING_BYTES = 128 * 1024;
 /** Chunks at least this large are written as they are: copying them would cost more than the write saves. */
 const DIRECT_BYTES = 64 * 1024;
-/** Idle staging buffers kept for the next pieces, so that each piece does not fault in a fresh megabyte. */
+/** Idle staging buffers kept for the next pieces, so that each piece does not fault in a fresh buffer. */
 const MAX_POOLED = 16;
 
 const pool: Uint8Array[] = [];

@@ -46,6 +46,8 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
   const all = piecesOf(task.record.contentLength, task.record.pieceLength).map((p) => p.number);
   const interested = new Set(request.interestedPieceNumbers.length > 0 ? request.interestedPieceNumbers : all);
   const { ip, tcpPort } = deps.dataAddress();
+  /** Pieces announced as in flight to this caller (it asked with include_in_flight); each is announced once. */
+  const announcedInFlight = new Set<number>();
   while (interested.size > 0) {
     for (const number of [...interested]) {
       const piece = task.pieces.get(number);
@@ -58,6 +60,22 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
         ip,
         tcpPort,
       });
+    }
+    if (request.includeInFlight) {
+      for (const number of deps.storage.inflight.numbers(request.taskId)) {
+        if (!interested.has(number) || announcedInFlight.has(number)) continue;
+        const inflight = deps.storage.inflight.get(request.taskId, number);
+        if (!inflight || inflight.outcome) continue;
+        announcedInFlight.add(number);
+        yield create(SyncPiecesResponseSchema, {
+          number,
+          offset: BigInt(inflight.offset),
+          length: BigInt(inflight.length),
+          ip,
+          tcpPort,
+          inFlight: true,
+        });
+      }
     }
     if (interested.size === 0) return;
     if (deps.storage.get(request.taskId) !== task) throw new TaskUnavailable(`Task "${request.taskId}" not found`);

@@ -6,6 +6,7 @@ import { writeAllSync } from "../../common/file-write.ts";
 import type { Logger } from "../../common/log.ts";
 import { MetadataStore, type PieceRecord, type TaskRecord } from "./metadata.ts";
 import { BufferReclaimer } from "./reclaim.ts";
+import { InflightPieces, type InflightPiece } from "./inflight.ts";
 
 /** Kinds of stored tasks and their content folders. */
 export const CONTENT_DIRS = { standard: "tasks", persistentCache: "persistent-cache-tasks" } as const;
@@ -35,6 +36,8 @@ export class Storage {
   private readonly fds = new Map<string, number>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly reclaimer = new BufferReclaimer();
+  /** Pieces being received now, which the Vortex server may stream to children before they are finished. */
+  readonly inflight = new InflightPieces();
 
   constructor(private readonly options: StorageOptions) {}
 
@@ -223,7 +226,24 @@ export class Storage {
     task.pieces.set(piece.number, piece);
     this.metadata.putPiece(piece);
     task.record.updatedAt = Date.now();
+    const inflight = this.inflight.get(piece.taskId, piece.number);
+    if (inflight) this.inflight.end(inflight, { kind: "finished", digest: piece.digest });
     this.notify(piece.taskId);
+  }
+
+  /**
+   * Starts receiving a piece: until finishPiece() or abortPiece(), children that accept streamed pieces may take
+   * its bytes as they land (the caller reports them with `advanceTo`). Wakes SyncPieces streams that announce it.
+   */
+  beginPiece(taskId: string, number: number, offset: number, length: number): InflightPiece {
+    const piece = this.inflight.begin(taskId, number, offset, length);
+    this.notify(taskId);
+    return piece;
+  }
+
+  /** Ends a piece that could not be received; its streaming readers get `reason`. A no-op once finished. */
+  abortPiece(piece: InflightPiece, reason: string): void {
+    this.inflight.end(piece, { kind: "failed", reason });
   }
 
   /** Marks a task succeeded. */
@@ -264,6 +284,7 @@ export class Storage {
     const task = this.tasks.get(taskId);
     this.closeFd(taskId);
     this.tasks.delete(taskId);
+    this.inflight.dropTask(taskId, "the task was deleted");
     this.metadata.deleteTask(taskId);
     if (task) fs.rmSync(task.path, { force: true });
     this.notify(taskId);

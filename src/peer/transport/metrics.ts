@@ -23,6 +23,10 @@ export function createTransportMetrics(registry: Registry = new Registry()) {
     ),
     rdmaPieces: registry.counter("libellula_rdma_pieces_total", "Pieces moved by RDMA READ, by direction"),
     rdmaFallbacks: registry.counter("libellula_rdma_fallbacks_total", "Piece downloads that fell back from RDMA to TCP, by reason"),
+    streamedPieces: registry.counter(
+      "libellula_streamed_pieces_total",
+      "Pieces relayed while still arriving at the parent (Vortex StreamedPieceContent), by direction",
+    ),
   };
 }
 

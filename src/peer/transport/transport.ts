@@ -17,19 +17,31 @@ export interface PieceTransport {
 }
 
 /** Defaults applied to every download of a transport, overridable per call. */
-export type PieceTransportDefaults = Pick<DownloadPieceOptions, "connectTimeoutMs" | "timeoutMs">;
+export type PieceTransportDefaults = Pick<DownloadPieceOptions, "connectTimeoutMs" | "timeoutMs"> & { metrics?: TransportMetrics };
 
 /** The default transport: Vortex over TCP, one connection per piece. */
 export function createTcpPieceTransport(defaults: PieceTransportDefaults = {}): PieceTransport {
   return {
     name: "tcp",
-    download: (options) =>
-      downloadPiece({
+    download: (options) => {
+      const request = {
         ...options,
         connectTimeoutMs: options.connectTimeoutMs ?? defaults.connectTimeoutMs,
         timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
-      }),
+      };
+      return options.streamed ? downloadStreamed(request, defaults.metrics) : downloadPiece(request);
+    },
   };
+}
+
+/** Hello of a request that takes a piece still arriving at the parent, with nothing else negotiated. */
+const STREAMED_ONLY = { acceptsZstd: false, plainRate: 0, compressedRate: 0, acceptsStreamed: true } as const;
+
+/** Asks for a piece the parent announced as still arriving: the extension Hello, accepting it streamed. */
+async function downloadStreamed(request: DownloadPieceOptions, metrics: TransportMetrics | undefined): Promise<DownloadPieceResult> {
+  const result = await downloadPieceExtended({ ...request, hello: STREAMED_ONLY });
+  if (result.mode === "streamed") metrics?.streamedPieces.inc({ direction: "download" });
+  return result;
 }
 
 /** How long a parent without the extension, or without working RDMA, is asked plainly before trying again. */
@@ -90,6 +102,8 @@ export function createPieceTransport(options: PieceTransportOptions = {}): Piece
 
   const download = async (request: DownloadPieceOptions, allowRdma: boolean, allowCompression: boolean): Promise<DownloadPieceResult> => {
     const address = `${request.host}:${request.port}`;
+    // A streamed piece goes over TCP as it arrives at the parent: neither RDMA nor compression applies.
+    if (request.streamed) return downloadStreamed(request, metrics);
     const useRdma = allowRdma && rdma !== undefined && !blocked(noRdma, address);
     const task = `${request.kind ?? "standard"}:${request.taskId}`;
     const acceptsZstd = allowCompression && compression !== "none" && !blocked(plainTasks, task);

@@ -34,6 +34,11 @@ export interface DownloadPieceOptions {
   timeoutMs?: number;
   /** The piece's length when the caller knows it; lets RDMA register a buffer of the right size up front. */
   expectedLength?: number;
+  /**
+   * The parent announced the piece as still arriving there: ask with the extension Hello accepting a streamed
+   * piece (plain Vortex would be refused until the piece is finished).
+   */
+  streamed?: boolean;
 }
 
 /** What a finished piece download reports. */

@@ -6,7 +6,7 @@
  */
 import type { Socket } from "bun";
 import { crc32 } from "../../../common/digest.ts";
-import { errorMessage, PieceNotFound, TransferError } from "../../../common/errors.ts";
+import { DigestMismatch, errorMessage, PieceNotFound, TransferError } from "../../../common/errors.ts";
 import { decompressBlock, DecompressionError } from "../compression/zstd.ts";
 import type { PendingRead } from "../rdma/engine.ts";
 import { RdmaError } from "../rdma/errors.ts";
@@ -28,6 +28,12 @@ import {
 /** The server does not speak the extension (it refused the Hello or hung up without answering). */
 export class ExtensionUnsupported extends TransferError {}
 
+/**
+ * A streamed piece failed on the server's side (its own download of the piece failed, or started over): the
+ * server is fine, and the piece can be asked for again, from it or from another holder.
+ */
+export class StreamedPieceAborted extends TransferError {}
+
 /** Options of {@link downloadPieceExtended}. */
 export interface ExtendedDownloadOptions extends DownloadPieceOptions {
   hello: Omit<Hello, "version" | "rdma">;
@@ -39,7 +45,8 @@ export interface ExtendedDownloadOptions extends DownloadPieceOptions {
 
 /** What an extended download reports. */
 export interface ExtendedDownloadResult extends DownloadPieceResult {
-  mode: "plain" | "compressed" | "rdma";
+  /** `streamed`: the piece was still arriving on the server; its digest came at the end and was checked here. */
+  mode: "plain" | "compressed" | "rdma" | "streamed";
   /** Content bytes on the wire (block headers included when compressed; 0 over RDMA). */
   wireBytes: number;
   ack: HelloAck;
@@ -95,6 +102,8 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
     const kept: Uint8Array[] = [];
     let crc = 0;
     let ended = false;
+    /** The digest a streamed piece ended with. */
+    let streamedDigest: string | undefined;
     let pendingRequest: Uint8Array | undefined = request;
     const items: Item[] = [];
     /** An asynchronous item (a block, an RDMA read, a slow write) is in flight. */
@@ -141,6 +150,7 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
             break;
           case "metadata":
           case "compressed":
+          case "streamed":
           case "rdma":
             if (event.metadata.number !== options.number) {
               finish(transferError(`Invalid Vortex frame: got piece ${event.metadata.number} instead`));
@@ -152,6 +162,13 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
             }
             metadata = event.metadata;
             if (event.type === "compressed") mode = "compressed";
+            if (event.type === "streamed") {
+              if (!options.hello.acceptsStreamed) {
+                finish(transferError("Invalid Vortex frame: a streamed piece the client did not accept"));
+                return false;
+              }
+              mode = "streamed";
+            }
             if (event.type === "rdma") {
               mode = "rdma";
               if (!options.rdma || !ack.rdma) {
@@ -168,12 +185,16 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
           case "block":
             items.push({ kind: "block", codec: event.codec, rawLength: event.rawLength, stored: event.stored });
             break;
+          case "streamEnd":
+            streamedDigest = event.digest;
+            break;
           case "end":
             ended = true;
             break;
           case "error": {
             const { code, message } = event.error;
             if (!ack) finish(new ExtensionUnsupported(`${label}: the server refused the extension (code ${code}): ${message}`));
+            else if (mode === "streamed" && metadata) finish(new StreamedPieceAborted(`${label}: ${message}`));
             else if (code === ErrorCode.NotFound) finish(new PieceNotFound(options.taskId, options.number, { cause: new Error(message) }));
             else finish(transferError(`remote error (code ${code}): ${message}`));
             return false;
@@ -261,8 +282,17 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
     }
 
     function complete(): void {
-      const meta = metadata as PieceMetadata;
       const value = crc >>> 0;
+      if (mode === "streamed") {
+        const meta = { ...(metadata as PieceMetadata), digest: streamedDigest ?? "" };
+        if (meta.digest !== `crc32:${value}`) {
+          finish(new DigestMismatch(`streamed piece "${options.taskId}-${options.number}" from ${address}`, meta.digest, `crc32:${value}`));
+          return;
+        }
+        finish(undefined, { metadata: meta, crc32: value, bytes: received, mode, wireBytes: wire, ack: ack as HelloAck });
+        return;
+      }
+      const meta = metadata as PieceMetadata;
       if (mode !== "plain" && meta.digest !== "" && meta.digest !== `crc32:${value}`) {
         const detail = `digest mismatch after ${mode === "rdma" ? "RDMA READ" : "decompression"}: expected "${meta.digest}", got "crc32:${value}"`;
         if (mode === "rdma") socket?.write(encodeRdmaDone(false));

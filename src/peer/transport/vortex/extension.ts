@@ -17,9 +17,16 @@
  *   lengths add up to the piece length. The header length counts the value only, as for PieceContent.
  * - 227 RdmaPieceContent: a PieceContent value, remote address u64, rkey u32; the client reads the bytes itself.
  * - 228 RdmaDone (client → server): status u8 (0 read, 1 failed); the server may release the piece's buffer.
+ * - 229 StreamedPieceContent: a PieceContent value whose digest is empty, for a piece the server is still receiving
+ *   (Hello flag bit 2 says the client accepts these). Then frames with the usual 6-byte header: 230 StreamedData
+ *   (raw bytes, at most MAX_BLOCK_SIZE per frame) until their lengths add up to the piece length, then 231
+ *   StreamedEnd, whose value is the piece's `crc32:<decimal>` digest as the server verified it; or, at any point
+ *   before StreamedEnd, a plain Error frame when the server's own copy of the piece failed. Children thus relay a
+ *   piece while it arrives instead of a whole piece time later at every hop.
  */
 import { InvalidArgument } from "../../../common/errors.ts";
 import {
+  decodeErrorValue,
   decodeHeader,
   decodePieceMetadata,
   encodePieceMetadata,
@@ -29,6 +36,7 @@ import {
   PieceRequestParser,
   PieceResponseParser,
   randomPacketId,
+  Tag,
   type PieceKind,
   type PieceMetadata,
   type PieceRequest,
@@ -42,6 +50,9 @@ export const ExtensionTag = {
   CompressedPieceContent: 226,
   RdmaPieceContent: 227,
   RdmaDone: 228,
+  StreamedPieceContent: 229,
+  StreamedData: 230,
+  StreamedEnd: 231,
 } as const;
 
 /** Version of the extension this code speaks. */
@@ -77,6 +88,8 @@ export interface Hello {
   /** The same over compressed transfers; 0 unknown. */
   compressedRate: number;
   rdma?: RdmaEndpoint;
+  /** The client takes a piece the server is still receiving, as StreamedPieceContent. */
+  acceptsStreamed?: boolean;
 }
 
 /** What a server grants on one connection. */
@@ -144,7 +157,7 @@ export function encodeHello(hello: Omit<Hello, "version">): Uint8Array {
   const value = new Uint8Array(18 + (hello.rdma ? RDMA_ENDPOINT_SIZE : 0));
   const view = new DataView(value.buffer);
   view.setUint8(0, EXTENSION_VERSION);
-  view.setUint8(1, (hello.acceptsZstd ? 1 : 0) | (hello.rdma ? 2 : 0));
+  view.setUint8(1, (hello.acceptsZstd ? 1 : 0) | (hello.rdma ? 2 : 0) | (hello.acceptsStreamed ? 4 : 0));
   view.setBigUint64(2, rate(hello.plainRate));
   view.setBigUint64(10, rate(hello.compressedRate));
   if (hello.rdma) writeEndpoint(view, value, 18, hello.rdma);
@@ -163,6 +176,7 @@ export function decodeHelloValue(value: Uint8Array): Hello {
     compressedRate: Number(view.getBigUint64(10)),
   };
   if (flags & 2) hello.rdma = readEndpoint(view, value, 18);
+  if (flags & 4) hello.acceptsStreamed = true;
   return hello;
 }
 
@@ -243,6 +257,34 @@ export function encodeRdmaContent(metadata: PieceMetadata, remote: RdmaRemoteBuf
   view.setBigUint64(meta.length, remote.address);
   view.setUint32(meta.length + 8, remote.rkey);
   return frame(ExtensionTag.RdmaPieceContent, value);
+}
+
+/** Encodes the StreamedPieceContent frame that starts a streamed piece; the metadata's digest is sent at the end. */
+export function encodeStreamedContentHead(metadata: PieceMetadata): Uint8Array {
+  return frame(ExtensionTag.StreamedPieceContent, encodePieceMetadata({ ...metadata, digest: "" }));
+}
+
+/** Bytes before the data of a StreamedData frame: callers may read the data in place after them. */
+export const STREAMED_DATA_HEADROOM = HEADER_SIZE;
+
+/**
+ * Fills the first STREAMED_DATA_HEADROOM bytes of `frameBytes` with the header of a StreamedData frame carrying the
+ * rest of it, and returns it: the data is read into place after the headroom, so it is never copied.
+ */
+export function sealStreamedData(frameBytes: Uint8Array): Uint8Array {
+  const length = frameBytes.length - HEADER_SIZE;
+  if (length < 1 || length > MAX_BLOCK_SIZE) throw new InvalidArgument(`Invalid streamed data length ${length}`);
+  const view = new DataView(frameBytes.buffer, frameBytes.byteOffset, HEADER_SIZE);
+  view.setUint8(0, randomPacketId());
+  view.setUint8(1, ExtensionTag.StreamedData);
+  view.setUint32(2, length);
+  return frameBytes;
+}
+
+/** Encodes the StreamedEnd frame carrying the piece's digest. */
+export function encodeStreamedEnd(digest: string): Uint8Array {
+  if (!/^crc32:\d{1,10}$/.test(digest)) throw new InvalidArgument(`Invalid streamed piece digest "${digest}"`);
+  return frame(ExtensionTag.StreamedEnd, encoder.encode(digest));
 }
 
 /** Encodes a whole RdmaDone frame. */
@@ -377,7 +419,9 @@ export type ExtendedResponseEvent =
   | { type: "ack"; ack: HelloAck }
   | { type: "compressed"; metadata: PieceMetadata; blockSize: number }
   | { type: "block"; codec: number; rawLength: number; stored: Uint8Array }
-  | { type: "rdma"; metadata: PieceMetadata; remote: RdmaRemoteBuffer };
+  | { type: "rdma"; metadata: PieceMetadata; remote: RdmaRemoteBuffer }
+  | { type: "streamed"; metadata: PieceMetadata }
+  | { type: "streamEnd"; digest: string };
 
 /**
  * Parses one response after a Hello: a HelloAck (absent when the server does not speak the extension), then a
@@ -388,11 +432,13 @@ export type ExtendedResponseEvent =
 export class ExtendedResponseParser {
   readonly #contentTag: number;
   readonly #reader = new Reader();
-  #state: "first" | "content" | "plain" | "blocks" | "done" = "first";
+  #state: "first" | "content" | "plain" | "blocks" | "streamed" | "done" = "first";
   #plain: PieceResponseParser;
   #rawLeft = 0;
   #blockSize = 0;
   #block: { codec: number; rawLength: number; storedLength: number } | undefined;
+  /** Bytes of the StreamedData frame being read that have not arrived yet. */
+  #dataLeft = 0;
 
   constructor(kind: PieceKind = "standard") {
     this.#contentTag = PIECE_KIND_TAGS[kind].content;
@@ -427,10 +473,14 @@ export class ExtendedResponseParser {
   /** Takes one frame or block when enough bytes are buffered; false when more are needed. */
   #step(events: ExtendedResponseEvent[]): boolean {
     if (this.#state === "blocks") return this.#stepBlock(events);
+    if (this.#state === "streamed") return this.#stepStreamed(events);
     if (this.#reader.size < HEADER_SIZE) return false;
     const head = this.#reader.take(HEADER_SIZE) as Uint8Array;
     const header = readHeader(head);
-    const isExtension = header.tag === ExtensionTag.CompressedPieceContent || header.tag === ExtensionTag.RdmaPieceContent;
+    const isExtension =
+      header.tag === ExtensionTag.CompressedPieceContent ||
+      header.tag === ExtensionTag.RdmaPieceContent ||
+      header.tag === ExtensionTag.StreamedPieceContent;
     if (this.#state === "first" && header.tag === ExtensionTag.HelloAck) {
       if (header.length > MAX_HELLO_SIZE) throw invalid(`hello ack length ${header.length} is too large`);
       const value = this.#reader.take(header.length);
@@ -451,6 +501,14 @@ export class ExtendedResponseParser {
     if (header.length > MAX_METADATA_SIZE) throw invalid(`value length ${header.length} is too large`);
     const value = this.#reader.take(header.length);
     if (!value) return this.#unread(head);
+    if (header.tag === ExtensionTag.StreamedPieceContent) {
+      const { metadata } = splitMetadata(value, 0);
+      if (metadata.digest !== "") throw invalid("a streamed piece carries its digest at the end, not in its metadata");
+      this.#rawLeft = metadata.length;
+      events.push({ type: "streamed", metadata });
+      this.#state = "streamed";
+      return true;
+    }
     if (header.tag === ExtensionTag.RdmaPieceContent) {
       const { metadata, rest } = splitMetadata(value, 12);
       const view = new DataView(rest.buffer, rest.byteOffset, rest.byteLength);
@@ -505,6 +563,54 @@ export class ExtendedResponseParser {
       events.push({ type: "end" });
     }
     return true;
+  }
+
+  /** One step of a streamed piece: data as it arrives (never copied), then its end or an error frame. */
+  #stepStreamed(events: ExtendedResponseEvent[]): boolean {
+    if (this.#dataLeft > 0) {
+      if (this.#reader.size === 0) return false;
+      const parts = this.#reader.drain();
+      let i = 0;
+      while (i < parts.length && this.#dataLeft > 0) {
+        const part = parts[i++] as Uint8Array;
+        const take = Math.min(part.length, this.#dataLeft);
+        events.push({ type: "content", bytes: take === part.length ? part : part.subarray(0, take) });
+        this.#dataLeft -= take;
+        this.#rawLeft -= take;
+        if (take < part.length) this.#reader.add(part.subarray(take));
+      }
+      while (i < parts.length) this.#reader.add(parts[i++] as Uint8Array);
+      return true;
+    }
+    if (this.#reader.size < HEADER_SIZE) return false;
+    const head = this.#reader.take(HEADER_SIZE) as Uint8Array;
+    const header = readHeader(head);
+    if (header.tag === ExtensionTag.StreamedData) {
+      if (header.length < 1 || header.length > MAX_BLOCK_SIZE) throw invalid(`streamed data length ${header.length} is outside 1 to ${MAX_BLOCK_SIZE}`);
+      if (header.length > this.#rawLeft) throw invalid(`streamed data of ${header.length} bytes but the piece has ${this.#rawLeft} left`);
+      this.#dataLeft = header.length;
+      return true;
+    }
+    if (header.tag === ExtensionTag.StreamedEnd) {
+      if (header.length > 64) throw invalid(`streamed end length ${header.length} is too large`);
+      const value = this.#reader.take(header.length);
+      if (!value) return this.#unread(head);
+      if (this.#rawLeft !== 0) throw invalid(`streamed piece ended ${this.#rawLeft} bytes short`);
+      const digest = new TextDecoder().decode(value);
+      if (!/^crc32:\d{1,10}$/.test(digest)) throw invalid(`streamed end carries an invalid digest "${digest}"`);
+      events.push({ type: "streamEnd", digest }, { type: "end" });
+      this.#state = "done";
+      return true;
+    }
+    if (header.tag === Tag.Error) {
+      if (header.length > MAX_METADATA_SIZE) throw invalid(`error length ${header.length} is too large`);
+      const value = this.#reader.take(header.length);
+      if (!value) return this.#unread(head);
+      events.push({ type: "error", error: decodeErrorValue(value) });
+      this.#state = "done";
+      return true;
+    }
+    throw invalid(`unexpected tag ${header.tag} in a streamed piece`);
   }
 
   #unread(head: Uint8Array): false {

@@ -21,6 +21,10 @@ import {
   encodeCompressedContentHead,
   encodeHelloAck,
   encodeRdmaContent,
+  encodeStreamedContentHead,
+  encodeStreamedEnd,
+  sealStreamedData,
+  STREAMED_DATA_HEADROOM,
   ExtendedRequestParser,
   ExtensionTag,
   type ExtendedRequest,
@@ -53,7 +57,24 @@ export interface ResolvedPiece {
   path: string;
   /** Where the piece's bytes start in that file. */
   offset: number;
+  /**
+   * Set for a piece this host is still receiving (only when the request accepts streamed pieces): its bytes are
+   * streamed as they land, and its digest is sent at the end.
+   */
+  inflight?: StreamingPiece;
 }
+
+/** A piece still arriving, as the server streams it: see src/peer/storage/inflight.ts. */
+export interface StreamingPiece {
+  /** Bytes from the piece's start that are in the file. */
+  readonly written: number;
+  readonly outcome: { kind: "finished"; digest: string } | { kind: "failed"; reason: string } | undefined;
+  /** Resolves at the next progress or outcome, or after `timeoutMs`. */
+  changed(timeoutMs: number): Promise<void>;
+}
+
+/** The piece being streamed failed on this host; the client was told with an error frame. */
+class StreamedPieceFailed extends Error {}
 
 /** What the server reports after each request it answered. */
 export interface ServedPiece {
@@ -62,8 +83,8 @@ export interface ServedPiece {
   kind: PieceKind;
   /** Raw piece bytes written to the socket (or read by the child over RDMA). */
   bytes: number;
-  /** How the bytes went: plain Vortex, compressed blocks, or RDMA READ. */
-  mode?: "plain" | "compressed" | "rdma";
+  /** How the bytes went: plain Vortex, compressed blocks, RDMA READ, or streamed while still arriving here. */
+  mode?: "plain" | "compressed" | "rdma" | "streamed";
   /** Bytes on the wire for the piece's content, when compressed. */
   wireBytes?: number;
   durationMs: number;
@@ -77,8 +98,11 @@ export interface VortexServerOptions {
   host?: string;
   /** 0 binds any free port; read the bound one from `server.port`. */
   port?: number;
-  /** Finds a piece; throws PieceNotFound when it is not stored here. */
-  resolvePiece(taskId: string, number: number, kind: PieceKind): Promise<ResolvedPiece>;
+  /**
+   * Finds a piece; throws PieceNotFound when it is not stored here. With `streamed`, the client accepts a piece
+   * still arriving here (returned with `inflight`).
+   */
+  resolvePiece(taskId: string, number: number, kind: PieceKind, options: { streamed: boolean }): Promise<ResolvedPiece>;
   log?: Logger;
   onServed?(info: ServedPiece): void;
   maxConnections?: number;
@@ -139,6 +163,10 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
   const pool: Uint8Array[] = [];
   const borrow = () => pool.pop() ?? new Uint8Array(chunkSize);
   const giveBack = (buffer: Uint8Array) => void (pool.length < MAX_POOLED_BUFFERS && pool.push(buffer));
+  /** Buffers for StreamedData frames: a frame header's room, then up to chunkSize bytes read in place. */
+  const framePool: Uint8Array[] = [];
+  const borrowFrame = () => framePool.pop() ?? new Uint8Array(STREAMED_DATA_HEADROOM + chunkSize);
+  const giveBackFrame = (buffer: Uint8Array) => void (framePool.length < MAX_POOLED_BUFFERS && framePool.push(buffer));
 
   const armTimer = (connection: Connection, ms: number, reason: string) => {
     clearTimeout(connection.timer);
@@ -199,7 +227,8 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
       options.onServed?.(info);
     };
     try {
-      const resolved = await options.resolvePiece(request.taskId, request.number, request.kind);
+      const resolved = await options.resolvePiece(request.taskId, request.number, request.kind, { streamed: hello?.acceptsStreamed === true });
+      if (resolved.inflight && !hello?.acceptsStreamed) throw new PieceNotFound(request.taskId, request.number);
       const metadata: PieceMetadata = { trafficType: TRAFFIC_TYPE_REMOTE_PEER, ...resolved.metadata };
       const head = encodePieceContentHead(request.kind, metadata);
       file = await open(resolved.path, "r");
@@ -207,7 +236,13 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
       if (resolved.offset + metadata.length > size) {
         throw new Error(`content file holds ${size} bytes, piece needs ${resolved.offset + metadata.length}`);
       }
-      if (hello) {
+      if (hello && resolved.inflight) {
+        await writeAll(connection, encodeHelloAck({ mayCompress: false }));
+        headSent = true;
+        mode = "streamed";
+        bytes = await streamInflight(connection, file, resolved.offset, metadata, resolved.inflight);
+        options.metrics?.streamedPieces.inc({ direction: "upload" });
+      } else if (hello) {
         const ack: Omit<HelloAck, "version"> = { mayCompress: Boolean(options.compression && options.compression.mode !== "none" && hello.acceptsZstd) };
         if (hello.rdma) {
           if (!options.rdma) ack.rdmaRefusal = options.rdmaUnavailableReason ?? "this parent has no usable RDMA device";
@@ -275,6 +310,12 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     } catch (error) {
       report(error);
       if (error instanceof ConnectionClosed) return;
+      if (error instanceof StreamedPieceFailed) {
+        // The error frame is on its way: close gracefully so that it arrives.
+        connection.phase = "closing";
+        connection.socket?.end();
+        return;
+      }
       if (headSent) {
         // Bytes are already on the wire; the only honest signal left is a short read.
         log.warn("Cannot finish serving piece", { taskId: request.taskId, number: request.number, error });
@@ -346,6 +387,49 @@ export function createVortexServer(options: VortexServerOptions): VortexServer {
     }
     policy.store(key, { blocks, bytes: wire });
     return wire;
+  };
+
+  /**
+   * Streams a piece still arriving on this host: StreamedData frames as far as its bytes have landed, then
+   * StreamedEnd with the digest it was verified with, or an error frame if it fails here. Returns the bytes sent.
+   */
+  const streamInflight = async (connection: Connection, file: FileHandle, position: number, metadata: PieceMetadata, piece: StreamingPiece): Promise<number> => {
+    await writeAll(connection, encodeStreamedContentHead(metadata));
+    const length = metadata.length;
+    let sent = 0;
+    let lastProgress = performance.now();
+    const failWith = async (message: string): Promise<never> => {
+      await writeAll(connection, encodeErrorFrame(ErrorCode.Internal, message));
+      throw new StreamedPieceFailed(message);
+    };
+    for (;;) {
+      const outcome = piece.outcome;
+      if (outcome?.kind === "failed") return failWith(`piece ${metadata.number} failed on this host: ${outcome.reason}`);
+      const available = Math.min(piece.written, length) - sent;
+      if (available > 0) {
+        const buffer = borrowFrame();
+        try {
+          const want = Math.min(available, chunkSize);
+          const target = buffer.subarray(STREAMED_DATA_HEADROOM, STREAMED_DATA_HEADROOM + want);
+          await readInto(file, position + sent, target);
+          await writeAll(connection, sealStreamedData(buffer.subarray(0, STREAMED_DATA_HEADROOM + want)));
+          sent += want;
+        } finally {
+          giveBackFrame(buffer);
+        }
+        lastProgress = performance.now();
+        continue;
+      }
+      if (sent >= length && outcome?.kind === "finished") {
+        await writeAll(connection, encodeStreamedEnd(outcome.digest));
+        return sent;
+      }
+      if (connection.phase === "closed") throw new ConnectionClosed("Connection closed by the client");
+      if (performance.now() - lastProgress > writeStallTimeoutMs) {
+        return failWith(`piece ${metadata.number} made no progress on this host for ${writeStallTimeoutMs} ms`);
+      }
+      await piece.changed(Math.min(1_000, writeStallTimeoutMs));
+    }
   };
 
   /** Streams `length` bytes from `file` at `position`, reading the next chunk while the socket drains. */
