@@ -201,7 +201,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
       if (task && !piece && streamed && kind === "standard" && !config.upload.disableShared) {
         // Still arriving here: a child that accepts streamed pieces takes the bytes as they land.
         const inflight = storage.inflight.get(taskId, number);
-        if (inflight && !inflight.outcome) {
+        if (inflight && !inflight.outcome && inflight.streamable) {
           await uploadLimiter?.take(inflight.length);
           return {
             path: task.path,

@@ -189,6 +189,11 @@ async function runRound(options: ParentFetchOptions, expose: (add: (parents: Pee
         timeoutMs: options.pieceTimeoutMs,
         expectedLength: piece.length,
         ...(holder.inFlight ? { streamed: true } : {}),
+        // Relayed on to this host's children as it arrives only when it arrives as plain bytes: a compressed piece
+        // reaches them sooner once finished, as the blocks it came in.
+        onContent: (mode) => {
+          if (mode === "plain" || mode === "streamed") options.storage.markStreamable(inflight);
+        },
       });
       if (result.metadata.offset !== piece.offset || result.metadata.length !== piece.length) {
         throw new DigestMismatch(

@@ -43,7 +43,7 @@ export async function fetchPieceFromSource(
   let crc = 0;
   const reader = body.getReader();
   // Children may stream the piece from here while it arrives; finishPiece() (by the caller) ends that.
-  const inflight = options.storage.beginPiece(options.taskId, piece.number, piece.offset, piece.length);
+  const inflight = options.storage.beginPiece(options.taskId, piece.number, piece.offset, piece.length, { streamable: true });
   const staging = new StagingWriter((bytes, at) => {
     options.storage.write(options.taskId, bytes, at);
     inflight.advanceTo(at + bytes.length);

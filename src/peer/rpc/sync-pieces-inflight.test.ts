@@ -39,8 +39,12 @@ test("a caller that asks for in-flight pieces hears of a piece when it starts, o
   const { storage, deps, finish, done } = setUp();
   const stream = syncPieces(deps, create(SyncPiecesRequestSchema, { hostId: "child", taskId: ID, includeInFlight: true }), AbortSignal.timeout(10_000));
   const first = stream.next();
+  // A piece arriving compressed is not offered until finished; one arriving plain is, from when that is known.
+  const compressed = storage.beginPiece(ID, 1, 4, 4);
   const piece = storage.beginPiece(ID, 2, 8, 4);
+  storage.markStreamable(piece);
   expect(brief((await first).value!)).toEqual([2, true]);
+  expect(compressed.streamable).toBe(false);
   const second = stream.next();
   piece.advanceTo(10); // progress alone is not announced again
   finish(0);
@@ -60,8 +64,8 @@ test("a caller that does not ask (a Dragonfly child) hears only of finished piec
   const { storage, deps, finish, done } = setUp();
   const stream = syncPieces(deps, create(SyncPiecesRequestSchema, { hostId: "child", taskId: ID, interestedPieceNumbers: [1, 2] }), AbortSignal.timeout(10_000));
   const first = stream.next();
-  storage.beginPiece(ID, 2, 8, 4);
-  storage.beginPiece(ID, 1, 4, 4);
+  storage.beginPiece(ID, 2, 8, 4, { streamable: true });
+  storage.beginPiece(ID, 1, 4, 4, { streamable: true });
   finish(1);
   expect(brief((await first).value!)).toEqual([1, false]);
   const second = stream.next();

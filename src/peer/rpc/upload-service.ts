@@ -65,7 +65,7 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
       for (const number of deps.storage.inflight.numbers(request.taskId)) {
         if (!interested.has(number) || announcedInFlight.has(number)) continue;
         const inflight = deps.storage.inflight.get(request.taskId, number);
-        if (!inflight || inflight.outcome) continue;
+        if (!inflight || inflight.outcome || !inflight.streamable) continue;
         announcedInFlight.add(number);
         yield create(SyncPiecesResponseSchema, {
           number,

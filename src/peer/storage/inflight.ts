@@ -13,6 +13,11 @@ export class InflightPiece {
   /** Bytes from the piece's start that are in the content file. */
   written = 0;
   outcome: InflightOutcome | undefined;
+  /**
+   * Whether children may take the piece as it arrives. A piece arriving plain may be relayed at once; one arriving
+   * compressed is better served to children once finished, as the compressed blocks it came in.
+   */
+  streamable = false;
   #waiters = new Set<() => void>();
 
   constructor(

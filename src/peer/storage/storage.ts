@@ -232,13 +232,20 @@ export class Storage {
   }
 
   /**
-   * Starts receiving a piece: until finishPiece() or abortPiece(), children that accept streamed pieces may take
-   * its bytes as they land (the caller reports them with `advanceTo`). Wakes SyncPieces streams that announce it.
+   * Starts receiving a piece: once it is streamable, and until finishPiece() or abortPiece(), children that accept
+   * streamed pieces may take its bytes as they land (the caller reports them with `advanceTo`).
    */
-  beginPiece(taskId: string, number: number, offset: number, length: number): InflightPiece {
+  beginPiece(taskId: string, number: number, offset: number, length: number, options: { streamable?: boolean } = {}): InflightPiece {
     const piece = this.inflight.begin(taskId, number, offset, length);
-    this.notify(taskId);
+    if (options.streamable) this.markStreamable(piece);
     return piece;
+  }
+
+  /** Lets children take an in-flight piece as it arrives (it is arriving plain); SyncPieces streams announce it. */
+  markStreamable(piece: InflightPiece): void {
+    if (piece.streamable || piece.outcome) return;
+    piece.streamable = true;
+    this.notify(piece.taskId);
   }
 
   /** Ends a piece that could not be received; its streaming readers get `reason`. A no-op once finished. */

@@ -39,6 +39,11 @@ export interface DownloadPieceOptions {
    * piece (plain Vortex would be refused until the piece is finished).
    */
   streamed?: boolean;
+  /**
+   * Told how the piece comes once its head arrives, before any byte: `plain` and `streamed` bytes arrive as they
+   * are on the wire, `compressed` ones block by block, and `rdma` ones all at once at the end.
+   */
+  onContent?(mode: "plain" | "compressed" | "rdma" | "streamed"): void;
 }
 
 /** What a finished piece download reports. */
@@ -128,6 +133,7 @@ export function downloadPiece(options: DownloadPieceOptions): Promise<DownloadPi
               return false;
             }
             metadata = event.metadata;
+            options.onContent?.("plain");
             break;
           case "content":
             queue.push(event.bytes);

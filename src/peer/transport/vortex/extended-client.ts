@@ -169,6 +169,7 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
               }
               mode = "streamed";
             }
+            if (event.type !== "rdma") options.onContent?.(mode);
             if (event.type === "rdma") {
               mode = "rdma";
               if (!options.rdma || !ack.rdma) {
@@ -176,6 +177,7 @@ export function downloadPieceExtended(options: ExtendedDownloadOptions): Promise
                 return false;
               }
               items.push({ kind: "rdma", remote: event.remote });
+              options.onContent?.("rdma");
               ended = true;
             }
             break;
