@@ -35,6 +35,8 @@ export interface PersistentCacheOptions {
 
 /** Default time copies kept across a restart wait for their hosts. */
 export const DEFAULT_RESTORE_GRACE_MS = 5 * 60_000;
+/** Delay between a task or copy succeeding and the metadata being written (changes in between share one write). */
+const SAVE_DELAY_MS = 50;
 
 /** The persistent cache part of a scheduler, with a lifecycle. */
 export interface PersistentCache {
@@ -61,13 +63,7 @@ export function createPersistentCache(options: PersistentCacheOptions): Persiste
     log,
     retryIntervalMs: options.replicationRetryIntervalMs,
   });
-  const service = new PersistentCacheService({
-    hosts: options.hosts,
-    resource,
-    replicator,
-    log,
-    candidateParentLimit: options.candidateParentLimit,
-  });
+  let saveSoon: ReturnType<typeof setTimeout> | undefined;
   const store = options.dataDir ? new PersistentCacheStore(options.dataDir) : undefined;
   const save = () => {
     try {
@@ -76,6 +72,24 @@ export function createPersistentCache(options: PersistentCacheOptions): Persiste
       log.warn("Cannot write the persistent cache metadata", { path: store?.path, error: errorMessage(error) });
     }
   };
+  const service = new PersistentCacheService({
+    hosts: options.hosts,
+    resource,
+    replicator,
+    log,
+    candidateParentLimit: options.candidateParentLimit,
+    // An import is written before the importer hears it succeeded, and a new copy within moments (copies that
+    // finish together share one write), not at the next sweep: a crash right after must not lose them.
+    onChange: (change) => {
+      if (!store) return;
+      if (change === "imported") return save();
+      if (saveSoon) return;
+      saveSoon = setTimeout(() => {
+        saveSoon = undefined;
+        save();
+      }, SAVE_DELAY_MS);
+    },
+  });
   let timer: ReturnType<typeof setInterval> | undefined;
   return {
     resource,
@@ -100,6 +114,8 @@ export function createPersistentCache(options: PersistentCacheOptions): Persiste
     async stop() {
       clearInterval(timer);
       timer = undefined;
+      clearTimeout(saveSoon);
+      saveSoon = undefined;
       save();
       store?.close();
       for (const task of resource.allTasks()) task.controller.abort();

@@ -31,6 +31,11 @@ export interface PersistentCacheServiceOptions {
   log: Logger;
   /** Parents offered per scheduling decision. */
   candidateParentLimit?: () => number;
+  /**
+   * Told when a task (`imported`, before the importer is answered) or a copy of one (`copied`) succeeds, so that
+   * the metadata can be written without waiting for the next sweep.
+   */
+  onChange?: (change: "imported" | "copied") => void;
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -82,6 +87,7 @@ export class PersistentCacheService {
           replicas: task.persistentReplicaCount,
         });
         void this.options.replicator.replicate(task);
+        this.options.onChange?.("imported");
         return persistentCacheTaskToProto(task);
       },
       uploadPersistentCacheTaskFailed: async (request) => {
@@ -298,6 +304,7 @@ export class PersistentCacheService {
           case "downloadPersistentCachePeerFinishedRequest":
             peer.event(PersistentCachePeerEvent.Succeeded);
             peer.task.updatedAt = now;
+            this.options.onChange?.("copied");
             break;
           case "downloadPersistentCachePeerFailedRequest":
             this.options.log.info("Persistent cache peer failed", { peerId: peer.id, description: req.value.description });
