@@ -143,7 +143,8 @@ test("on a phone-sized screen the navigation folds into a menu button that opens
   await watched.screenshot("mobile-menu");
   await nav.getByRole("link", { name: "Access tokens" }).click();
   await page.getByRole("heading", { level: 1, name: "Access tokens" }).waitFor();
-  expect(await nav.isVisible()).toBe(false);
+  // Following a link folds the menu again (the page may render before the menu state does).
+  await nav.waitFor({ state: "hidden", timeout: 5_000 });
   await watched.screenshot("mobile-tokens");
   expect(watched.problems).toEqual([]);
   await watched.close();
