@@ -53,6 +53,24 @@ function land(piece: InflightPiece, from: number, to: number): void {
   piece.advanceTo(OFFSET + to);
 }
 
+/** Starts piece 1 in flight and a streamed download of it; resolves once the child holds the first `bytes`. */
+async function streamFirstBytes(bytes: number) {
+  const piece = inflight.begin(TASK_ID, 1, OFFSET, PIECE_LENGTH);
+  let got = 0;
+  const download = downloadPieceExtended({
+    host: "127.0.0.1",
+    port: server.port,
+    taskId: TASK_ID,
+    number: 1,
+    hello: { acceptsZstd: false, plainRate: 0, compressedRate: 0, acceptsStreamed: true },
+    write: (chunk) => void (got += chunk.length),
+  });
+  download.catch(() => {});
+  land(piece, 0, bytes);
+  while (got < bytes) await new Promise((resolve) => setTimeout(resolve, 5));
+  return { piece, download };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "vortex-streamed-"));
   path = join(dir, "content");
@@ -119,18 +137,7 @@ describe("streamed pieces over Vortex", () => {
   });
 
   test("the parent's copy failing mid-piece reaches the child as StreamedPieceAborted with the reason", async () => {
-    const piece = inflight.begin(TASK_ID, 1, OFFSET, PIECE_LENGTH);
-    let got = 0;
-    const download = downloadPieceExtended({
-      host: "127.0.0.1",
-      port: server.port,
-      taskId: TASK_ID,
-      number: 1,
-      hello: { acceptsZstd: false, plainRate: 0, compressedRate: 0, acceptsStreamed: true },
-      write: (chunk) => void (got += chunk.length),
-    });
-    land(piece, 0, 500_000);
-    while (got < 500_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    const { piece, download } = await streamFirstBytes(500_000);
     inflight.end(piece, { kind: "failed", reason: "the parent's parent went away" });
     const error = await download.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StreamedPieceAborted);
@@ -138,18 +145,7 @@ describe("streamed pieces over Vortex", () => {
   });
 
   test("a digest that does not match the streamed bytes is a DigestMismatch", async () => {
-    const piece = inflight.begin(TASK_ID, 1, OFFSET, PIECE_LENGTH);
-    let got = 0;
-    const download = downloadPieceExtended({
-      host: "127.0.0.1",
-      port: server.port,
-      taskId: TASK_ID,
-      number: 1,
-      hello: { acceptsZstd: false, plainRate: 0, compressedRate: 0, acceptsStreamed: true },
-      write: (chunk) => void (got += chunk.length),
-    });
-    land(piece, 0, 1000);
-    while (got < 1000) await new Promise((resolve) => setTimeout(resolve, 5));
+    const { piece, download } = await streamFirstBytes(1000);
     land(piece, 1000, PIECE_LENGTH);
     inflight.end(piece, { kind: "finished", digest: "crc32:12345" });
     const error = await download.catch((e: unknown) => e);
