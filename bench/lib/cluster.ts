@@ -1,12 +1,15 @@
 /** Starting Libellula's scheduler and dfdaemons for a bench, and reading their health and metrics. */
 import { accessSync, constants, existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { run, startProcess, tail, waitFor, type ManagedProcess } from "./proc.ts";
 
 /** The repository checkout the daemons run from. */
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
-/** Its executables. */
-export const BIN_DIR = join(REPO_ROOT, "bin");
+/**
+ * The executables the benches run: the checkout's `bin/` (Bun running the sources), or, with
+ * `LIBELLULA_BENCH_BIN_DIR=dist`, the compiled binary that `npm run build` makes (what operators deploy).
+ */
+export const BIN_DIR = process.env.LIBELLULA_BENCH_BIN_DIR ? resolve(REPO_ROOT, process.env.LIBELLULA_BENCH_BIN_DIR) : join(REPO_ROOT, "bin");
 
 const HEALTH_TIMEOUT_MS = 60_000;
 const PROBE_TIMEOUT_SECONDS = 2;
@@ -52,7 +55,7 @@ export function requireDaemonBinaries(): void {
   });
   if (missing.length > 0) {
     throw new Error(
-      `Missing executable ${missing.map((name) => `bin/${name}`).join(", ")} in ${REPO_ROOT}: the P2P phase needs the daemons ` +
+      `Missing executable ${missing.map((name) => join(BIN_DIR, name)).join(", ")}: the P2P phase needs the daemons ` +
         `(run with --curl-only to measure only the curl baseline and check the network)`,
     );
   }
