@@ -25,7 +25,7 @@ import {
   type ErrorType,
 } from "./headers.ts";
 import { DEFAULT_RULE, downloadUrl, matchRule, type ProxyRule } from "./rules.ts";
-import { taskStream } from "./task-stream.ts";
+import { taskStream, type ArrivingPiece } from "./task-stream.ts";
 import { forward, type UpstreamTls } from "./upstream.ts";
 
 /** A request as the proxy sees it: the absolute upstream URL and the client's headers and body. */
@@ -64,7 +64,11 @@ export interface ProxyMetrics {
 /** Dependencies of the handler. */
 export interface ProxyHandlerDeps {
   tasks: ProxyTasks;
-  storage: { get(taskId: string): StoredTask | undefined };
+  storage: {
+    get(taskId: string): StoredTask | undefined;
+    /** Pieces arriving now, whose landed bytes a response may send before the piece is finished. */
+    inflight: { get(taskId: string, number: number): ArrivingPiece | undefined };
+  };
   settings: ProxyHandlerSettings;
   serverIp: string;
   log: Logger;
@@ -231,6 +235,7 @@ export function createProxyHandler(deps: ProxyHandlerDeps): (request: ProxyReque
       length,
       bufferSize: settings.readBufferSize,
       available: [],
+      arriving: (piece) => deps.storage.inflight.get(started.taskId, piece),
       onClose: ({ bytes, error }) => {
         signal.removeEventListener("abort", onAbort);
         abort.abort();

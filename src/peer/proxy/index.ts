@@ -7,13 +7,18 @@ import type { StoredTask } from "../storage/storage.ts";
 import { createProxyHandler, type ProxyTasks } from "./handler.ts";
 import { compileRules } from "./rules.ts";
 import { createProxyServer, type ProxyServer } from "./server.ts";
+import type { ArrivingPiece } from "./task-stream.ts";
 import { readCaFiles } from "./upstream.ts";
 
 /** What the proxy needs from the daemon. */
 export interface ProxyDeps {
   config: DfdaemonConfig["proxy"];
   tasks: ProxyTasks;
-  storage: { get(taskId: string): StoredTask | undefined };
+  storage: {
+    get(taskId: string): StoredTask | undefined;
+    /** Pieces arriving now, whose landed bytes a response may send before the piece is finished. */
+    inflight: { get(taskId: string, number: number): ArrivingPiece | undefined };
+  };
   /** The daemon's storage directory; a generated CA certificate is written beside its content. */
   storageDir: string;
   serverIp: string;

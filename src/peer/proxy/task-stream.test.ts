@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DownloadEvent } from "../download/task-manager.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
+import { InflightPieces } from "../storage/inflight.ts";
 import { taskStream } from "./task-stream.ts";
 
 const PIECE = 64 * 1024;
@@ -39,6 +40,10 @@ function task(pieces: number, lastLength = PIECE) {
     path,
     size,
     events: events(),
+    /** Writes bytes `[from, to)` of the content to the file without announcing anything. */
+    write(from: number, to: number) {
+      writeSync(fd, data, from, to - from, from);
+    },
     /** Writes a piece to the file, then announces it. */
     land(number: number) {
       const offset = number * PIECE;
@@ -134,6 +139,52 @@ describe("taskStream()", () => {
     expect(String(closes[0]!.error)).toContain("Client went away");
     expect(openFds()).toBeLessThanOrEqual(before);
     expect(t.returned()).toBe(true);
+    t.close();
+  });
+
+  test("a piece still arriving is sent as far as its bytes have landed, before it is finished", async () => {
+    const t = task(3);
+    const inflight = new InflightPieces();
+    const stream = taskStream({ events: t.events, path: t.path, pieceLength: PIECE, start: 0, length: t.size, bufferSize: PIECE, available: [], arriving: (n) => inflight.get("t", n), onClose: () => {} });
+    const reader = stream.getReader();
+    const attempt = inflight.begin("t", 0, 0, PIECE);
+    t.write(0, 1000);
+    attempt.advanceTo(1000);
+    const first = await reader.read();
+    expect(Buffer.compare(Buffer.from(first.value!), Buffer.from(t.data.subarray(0, 1000)))).toBe(0);
+    t.write(1000, PIECE);
+    attempt.advanceTo(PIECE);
+    const parts = [first.value!, (await reader.read()).value!];
+    // The attempt is verified (finished) and announced; the rest of the task lands normally.
+    inflight.end(attempt, { kind: "finished", digest: "crc32:1" });
+    t.land(0);
+    t.land(1);
+    t.land(2);
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      parts.push(value);
+    }
+    expect(Buffer.compare(Buffer.concat(parts), Buffer.from(t.data))).toBe(0);
+    t.close();
+  });
+
+  test("a piece that fails after part of it was sent fails the stream instead of sending other bytes", async () => {
+    const t = task(2);
+    const inflight = new InflightPieces();
+    const closes: { bytes: number; error?: unknown }[] = [];
+    const stream = taskStream({ events: t.events, path: t.path, pieceLength: PIECE, start: 0, length: t.size, bufferSize: PIECE, available: [], arriving: (n) => inflight.get("t", n), onClose: (r) => closes.push(r) });
+    const reader = stream.getReader();
+    const attempt = inflight.begin("t", 0, 0, PIECE);
+    t.write(0, 5000);
+    attempt.advanceTo(5000);
+    expect((await reader.read()).value!.length).toBe(5000);
+    inflight.end(attempt, { kind: "failed", reason: "digest mismatch" });
+    // Another attempt lands the whole piece, but the bytes already sent came from the failed one.
+    t.land(0);
+    await expect(reader.read()).rejects.toThrow("Piece 0 failed after part of it was sent: digest mismatch");
+    expect(closes.length).toBe(1);
+    expect(closes[0]!.bytes).toBe(5000);
     t.close();
   });
 });

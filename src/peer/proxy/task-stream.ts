@@ -1,9 +1,23 @@
 /**
  * The bytes of a P2P task as a stream, in order, while pieces land in storage in any order. One read buffer is
  * sent while at most one more is read ahead, so memory stays flat whatever the task's size.
+ *
+ * A piece still arriving is streamed as far as its bytes have landed, so the first bytes reach the client long
+ * before the first whole piece (with several pieces in flight, each one takes several piece times to finish).
+ * Bytes taken that way come from one attempt at the piece; the stream moves past the piece only once that attempt
+ * was verified, and fails (the client sees a cut response) if it was not.
  */
 import { closeSync, openSync, read } from "node:fs";
 import type { DownloadEvent } from "../download/task-manager.ts";
+
+/** A piece still arriving, as the stream reads it (see src/peer/storage/inflight.ts). */
+export interface ArrivingPiece {
+  /** Bytes from the piece's start that are in the content file. */
+  readonly written: number;
+  readonly outcome: { kind: "finished" | "failed"; reason?: string } | undefined;
+  /** Resolves at the next progress or outcome, or after `timeoutMs`. */
+  changed(timeoutMs: number): Promise<void>;
+}
 
 /** What a task stream reads. */
 export interface TaskStreamOptions {
@@ -19,12 +33,16 @@ export interface TaskStreamOptions {
   bufferSize: number;
   /** Pieces already stored when the stream starts. */
   available: Iterable<number>;
+  /** The attempt at a piece that is arriving now, if any: its landed bytes are streamed before it is finished. */
+  arriving?: (piece: number) => ArrivingPiece | undefined;
   /** Called once when the stream ends, fails or is cancelled. */
   onClose?: (result: { bytes: number; error?: unknown }) => void;
 }
 
 /** Chunks read before the client asks for them. */
 const READ_AHEAD_CHUNKS = 1;
+/** Longest wait for news of a piece before looking again. */
+const POLL_MS = 250;
 
 function readAt(fd: number, buffer: Uint8Array, position: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,7 +50,7 @@ function readAt(fd: number, buffer: Uint8Array, position: number): Promise<numbe
   });
 }
 
-/** Streams `[start, start+length)` of a task, waiting for each piece before reading it. */
+/** Streams `[start, start+length)` of a task, taking each piece's bytes once stored or as they arrive. */
 export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Array> {
   const available = new Set(options.available);
   let position = options.start;
@@ -40,6 +58,10 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
   let fd: number | undefined;
   let closed = false;
   let eventsDone = false;
+  /** The events iterator's pending step: only one may be outstanding. */
+  let nextEvent: Promise<IteratorResult<DownloadEvent>> | undefined;
+  /** The piece whose bytes were (partly) taken while it arrived, and the attempt they came from. */
+  let early: { piece: number; attempt: ArrivingPiece } | undefined;
 
   const close = (error?: unknown) => {
     if (closed) return;
@@ -50,15 +72,66 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
     options.onClose?.({ bytes: position - options.start, error });
   };
 
-  const waitFor = async (piece: number) => {
-    while (!available.has(piece)) {
-      if (eventsDone) throw new Error(`Task ended without piece ${piece}`);
-      const next = await options.events.next();
-      if (next.done) {
-        eventsDone = true;
+  /** Takes the next download event into `available`; false once the events have ended. */
+  const takeEvent = async (): Promise<void> => {
+    nextEvent ??= options.events.next();
+    const next = await nextEvent;
+    nextEvent = undefined;
+    if (next.done) eventsDone = true;
+    else if (next.value.kind === "piece") available.add(next.value.piece.number);
+  };
+
+  /** Waits for news of `piece`: a download event, or progress of the attempt arriving now. */
+  const waitForNews = async (piece: number, attempt: ArrivingPiece | undefined): Promise<void> => {
+    if (eventsDone) {
+      if (!attempt || attempt.outcome) throw new Error(`Task ended without piece ${piece}`);
+      await attempt.changed(POLL_MS);
+      return;
+    }
+    nextEvent ??= options.events.next();
+    const event = nextEvent.then(() => "event" as const);
+    // If progress wins the race, a failure of this step surfaces when the step is taken (takeEvent), not here.
+    event.catch(() => {});
+    const progress = attempt ? attempt.changed(POLL_MS).then(() => "progress" as const) : new Promise<"progress">((resolve) => setTimeout(() => resolve("progress"), POLL_MS));
+    if ((await Promise.race([event, progress])) === "event") await takeEvent();
+  };
+
+  /** Before leaving a piece taken early, makes sure the attempt it came from was verified. */
+  const settleEarly = async (): Promise<void> => {
+    if (!early) return;
+    const { piece, attempt } = early;
+    while (attempt.outcome === undefined) await waitForNews(piece, attempt);
+    if (attempt.outcome.kind !== "finished") {
+      throw new Error(`Piece ${piece} failed after part of it was sent: ${attempt.outcome.reason ?? "unknown reason"}`);
+    }
+    early = undefined;
+  };
+
+  /** The byte span to send next, `[position, until)`, once it is in the content file. */
+  const nextSpan = async (): Promise<number> => {
+    for (;;) {
+      const piece = Math.floor(position / options.pieceLength);
+      const pieceEnd = Math.min(end, (piece + 1) * options.pieceLength);
+      if (early && early.piece !== piece) await settleEarly();
+      if (early?.piece === piece) {
+        // Keep to the attempt the first bytes came from.
+        const { attempt } = early;
+        const landed = piece * options.pieceLength + attempt.written;
+        if (attempt.outcome?.kind === "failed") await settleEarly();
+        if (landed > position) return Math.min(pieceEnd, landed);
+        await waitForNews(piece, attempt);
         continue;
       }
-      if (next.value.kind === "piece") available.add(next.value.piece.number);
+      if (available.has(piece)) return pieceEnd;
+      const attempt = options.arriving?.(piece);
+      if (attempt && attempt.outcome === undefined) {
+        const landed = piece * options.pieceLength + attempt.written;
+        if (landed > position) {
+          early = { piece, attempt };
+          return Math.min(pieceEnd, landed);
+        }
+      }
+      await waitForNews(piece, attempt);
     }
   };
 
@@ -67,17 +140,16 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
       async pull(controller) {
         try {
           if (position >= end) {
+            await settleEarly();
             close();
             controller.close();
             return;
           }
-          const piece = Math.floor(position / options.pieceLength);
-          await waitFor(piece);
+          const until = await nextSpan();
           if (closed) return;
           fd ??= openSync(options.path, "r");
-          const pieceEnd = Math.min(end, (piece + 1) * options.pieceLength);
           // Not zero-filled: every byte is overwritten by the read, and a memset per chunk is measurable.
-          const buffer = Buffer.allocUnsafe(Math.min(options.bufferSize, pieceEnd - position));
+          const buffer = Buffer.allocUnsafe(Math.min(options.bufferSize, until - position));
           const n = await readAt(fd, buffer, position);
           if (n === 0) throw new Error(`Short read of task content at offset ${position}`);
           position += n;
