@@ -1,6 +1,7 @@
 /** dfdaemon's configuration: Dragonfly's camelCase YAML keys, validated at start-up. */
 import { hostname as osHostname, networkInterfaces } from "node:os";
 import { z } from "zod";
+import { managerAddressSchema } from "../common/manager-transport.ts";
 import { parseByteSize, parseDuration } from "../common/units.ts";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -117,8 +118,8 @@ export const dfdaemonConfigSchema = z.strictObject({
     .prefault({}),
   manager: z
     .strictObject({
-      /** The manager's gRPC address; schedulers are then discovered with ListSchedulers. */
-      addr: z.string().min(1).optional(),
+      /** The manager: gRPC `host:port` or an http(s) URL (Connect over HTTP/1.1); schedulers are then discovered with ListSchedulers. */
+      addr: managerAddressSchema.optional(),
       /** A personal access token with the "rpc" scope, for managers that refuse anonymous RPC. */
       token: z.string().min(1).optional(),
     })

@@ -79,3 +79,14 @@ test("unknown keys and bad values fail naming the key", () => {
   expect(() => loadSchedulerConfig({ overrides: { "scheduler.candidateParentLimit": "0" } })).toThrow('key "scheduler.candidateParentLimit"');
   expect(() => loadSchedulerConfig({ overrides: { "scheduler.algorithm": "magic" } })).toThrow('key "scheduler.algorithm"');
 });
+
+test("manager.addr takes a gRPC host:port or an http(s) URL, and a bad URL names the key", () => {
+  expect(loadSchedulerConfig({ overrides: { "manager.addr": "127.0.0.1:65003" } }).manager.addr).toBe("127.0.0.1:65003");
+  expect(loadSchedulerConfig({ overrides: { "manager.addr": "https://manager.example.workers.dev" } }).manager.addr).toBe(
+    "https://manager.example.workers.dev",
+  );
+  expect(() => loadSchedulerConfig({ overrides: { "manager.addr": "ftp://manager:21" } })).toThrow(
+    'Invalid config (flags): key "manager.addr": Invalid manager URL "ftp://manager:21": the scheme must be http or https, or give host:port for gRPC',
+  );
+  expect(() => loadSchedulerConfig({ overrides: { "manager.addr": "https://" } })).toThrow('key "manager.addr": Invalid manager URL "https://": not a URL');
+});

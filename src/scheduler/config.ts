@@ -2,6 +2,7 @@
 import { hostname as osHostname, networkInterfaces } from "node:os";
 import { z } from "zod";
 import { loadConfig, type LoadConfigOptions } from "../common/config.ts";
+import { managerAddressSchema } from "../common/manager-transport.ts";
 import { parseDuration } from "../common/units.ts";
 
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -85,7 +86,8 @@ export const schedulerConfigSchema = z.strictObject({
     .prefault({}),
   manager: z
     .strictObject({
-      addr: z.string().min(1).optional(),
+      /** The manager: gRPC `host:port`, or an http(s) URL (Connect over HTTP/1.1, unary calls only: edge-hosted managers). */
+      addr: managerAddressSchema.optional(),
       schedulerClusterID: z.number().int().min(1).default(1),
       keepAlive: z.strictObject({ interval: positiveDuration.default(5_000) }).prefault({}),
       /** How often traffic and activity are reported to the manager (the console's dashboard and task graphs). */
