@@ -1,5 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
+import { createServer } from "node:http";
 import { create } from "@bufbuild/protobuf";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { Priority } from "../gen/common/v2/common_pb.ts";
 import {
@@ -9,6 +11,7 @@ import {
   type KeepAliveRequest,
   type UpdateSchedulerRequest,
 } from "../gen/manager/v2/manager_pb.ts";
+import { ManagerExt, type HeartbeatRequest } from "../gen/libellula/manager/v1/manager_ext_pb.ts";
 import { createLogger, setLogLevel } from "../common/log.ts";
 import { startGrpcServer, type GrpcServer } from "../common/rpc.ts";
 import { loadSchedulerConfig } from "./config.ts";
@@ -76,14 +79,14 @@ async function startManager(routes: (router: ConnectRouter) => void, port = 0): 
   return server;
 }
 
-async function startScheduler(managerPort: number) {
+async function startScheduler(managerPort: number | string) {
   const config = loadSchedulerConfig({
     overrides: {
       "server.listenIP": "127.0.0.1",
       "server.advertiseIP": "127.0.0.1",
       "server.host": "scheduler-test",
       "server.port": "0",
-      "manager.addr": `127.0.0.1:${managerPort}`,
+      "manager.addr": typeof managerPort === "string" ? managerPort : `127.0.0.1:${managerPort}`,
       "manager.schedulerClusterID": "7",
       "manager.keepAlive.interval": "20ms",
       "dynConfig.refreshInterval": "20ms",
@@ -145,6 +148,51 @@ test("the keep-alive stream is re-dialed after it fails", async () => {
   const before = manager.state.keepAlives.length;
   await waitFor(() => manager.state.keepAlives.length > before, 5000, "keep-alives on the new stream");
   expect(manager.state.updates.length).toBe(1);
+});
+
+/** The fake manager behind plain HTTP/1.1, as an edge-hosted one is reached, with the unary Heartbeat. */
+async function startHttp1Manager(manager: ReturnType<typeof fakeManager>) {
+  const heartbeats: HeartbeatRequest[] = [];
+  const control = { forget: false };
+  const handler = connectNodeAdapter({
+    routes: (router) => {
+      manager.routes(router);
+      router.service(ManagerExt, {
+        async heartbeat(request) {
+          if (control.forget) {
+            control.forget = false;
+            throw new ConnectError(`Scheduler "${request.hostname}" not found`, Code.NotFound);
+          }
+          heartbeats.push(request);
+          return { intervalMs: request.intervalMs };
+        },
+      });
+    },
+  });
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanups.unshift(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, heartbeats, control };
+}
+
+test("with an http:// manager.addr the scheduler sends unary heartbeats, not the KeepAlive stream, and re-registers when forgotten", async () => {
+  const manager = fakeManager();
+  const http1 = await startHttp1Manager(manager);
+  const scheduler = await startScheduler(http1.url);
+  expect(manager.state.updates.length).toBe(1);
+  expect(manager.state.updates[0]!.hostname).toBe("scheduler-test");
+  expect(scheduler.settings.candidateParentLimit).toBe(5);
+  await waitFor(() => http1.heartbeats.length >= 3, 5000, "heartbeats");
+  expect(http1.heartbeats[0]).toMatchObject({ sourceType: SourceType.SCHEDULER_SOURCE, hostname: "scheduler-test", clusterId: 7n, ip: "127.0.0.1", intervalMs: 20 });
+  expect(http1.heartbeats[0]!.version).not.toBe("");
+  http1.control.forget = true;
+  await waitFor(() => manager.state.updates.length === 2, 5000, "registration after the manager forgot the scheduler");
+  const before = http1.heartbeats.length;
+  await waitFor(() => http1.heartbeats.length > before, 5000, "heartbeats after re-registering");
+  expect(manager.state.streams).toBe(0);
+  expect(manager.state.keepAlives).toEqual([]);
 });
 
 test("dynconfigFromScheduler() ignores bad JSON and out-of-range values", () => {

@@ -1,4 +1,8 @@
-/** The scheduler's side of manager.v2: registration, keep-alive and the dynamic cluster config. */
+/**
+ * The scheduler's side of manager.v2: registration, keep-alive and the dynamic cluster config. Over gRPC
+ * (`host:port`) it keeps the KeepAlive client stream open; over an http(s) URL, which may be an edge-hosted
+ * manager that holds no streams, it sends the unary ManagerExt.Heartbeat every keep-alive interval instead.
+ */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
 import {
@@ -9,10 +13,12 @@ import {
   type KeepAliveRequest,
   type Scheduler as SchedulerMessage,
 } from "../gen/manager/v2/manager_pb.ts";
+import { ManagerExt } from "../gen/libellula/manager/v1/manager_ext_pb.ts";
 import { errorMessage } from "../common/errors.ts";
 import type { Service } from "../common/lifecycle.ts";
 import type { Logger } from "../common/log.ts";
-import { createGrpcClient } from "../common/rpc.ts";
+import { createManagerTransport, type ManagerTransport } from "../common/manager-transport.ts";
+import { COMMIT, VERSION } from "../common/version.ts";
 import type { SeedTarget } from "./scheduling/seed-peer.ts";
 
 /** Longest wait for the manager at start-up. */
@@ -93,15 +99,18 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /** Registers with the manager, keeps the registration alive and refreshes the cluster config. */
 export class ManagerClient implements Service {
   readonly name = "manager-client";
-  private readonly transport: ReturnType<typeof createGrpcClient>;
+  private readonly transport: ManagerTransport;
   private readonly client: Client<typeof Manager>;
+  private readonly ext: Client<typeof ManagerExt>;
   private readonly controller = new AbortController();
   private registered = false;
+  private heartbeatFailing = false;
   private loops: Promise<void>[] = [];
 
   constructor(private readonly options: ManagerClientOptions) {
-    this.transport = createGrpcClient(options.addr, { timeoutMs: 10_000 });
+    this.transport = createManagerTransport(options.addr, { timeoutMs: 10_000 });
     this.client = createClient(Manager, this.transport);
+    this.ext = createClient(ManagerExt, this.transport);
   }
 
   /** Whether UpdateScheduler has succeeded. */
@@ -192,6 +201,41 @@ export class ManagerClient implements Service {
     }
   }
 
+  /** One unary heartbeat; a manager that no longer knows this scheduler gets it registered again. */
+  private async heartbeat(): Promise<void> {
+    const o = this.options;
+    const signal = this.controller.signal;
+    try {
+      await this.ext.heartbeat(
+        {
+          sourceType: SourceType.SCHEDULER_SOURCE,
+          hostname: o.hostname,
+          clusterId: BigInt(o.clusterId),
+          ip: o.ip,
+          intervalMs: o.keepAliveIntervalMs,
+          version: VERSION,
+          commit: COMMIT,
+        },
+        { signal },
+      );
+      if (this.heartbeatFailing) o.log.info("Manager heartbeats answered again", { manager: o.addr });
+      this.heartbeatFailing = false;
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ConnectError && error.code === Code.NotFound) this.registered = false;
+      if (!this.heartbeatFailing) o.log.warn("Manager heartbeat failed", { manager: o.addr, error: errorMessage(error) });
+      this.heartbeatFailing = true;
+    }
+  }
+
+  private async heartbeatLoop(): Promise<void> {
+    const signal = this.controller.signal;
+    while (!signal.aborted) {
+      if (this.registered || (await this.register())) await this.heartbeat();
+      await sleep(this.options.keepAliveIntervalMs, signal);
+    }
+  }
+
   private async refreshLoop(): Promise<void> {
     const signal = this.controller.signal;
     while (!signal.aborted) {
@@ -209,7 +253,8 @@ export class ManagerClient implements Service {
       await this.register();
       await this.refresh();
     })();
-    this.loops = [initial.then(() => Promise.all([this.keepAliveLoop(), this.refreshLoop()])).then(() => {})];
+    const keepAlive = () => (this.transport.unaryOnly ? this.heartbeatLoop() : this.keepAliveLoop());
+    this.loops = [initial.then(() => Promise.all([keepAlive(), this.refreshLoop()])).then(() => {})];
     await Promise.race([initial, sleep(START_WAIT_MS, this.controller.signal)]);
   }
 

@@ -19,7 +19,7 @@ import {
 import { errorMessage } from "../common/errors.ts";
 import type { Service } from "../common/lifecycle.ts";
 import type { Logger } from "../common/log.ts";
-import { createGrpcClient } from "../common/rpc.ts";
+import { createManagerTransport, type ManagerTransport } from "../common/manager-transport.ts";
 import { VERSION } from "../common/version.ts";
 import type { Host } from "./resource/host.ts";
 import type { Peer } from "./resource/peer.ts";
@@ -183,7 +183,7 @@ function freshSeeds(resource: Resource, now: number) {
 /** Sends the interval's stats to the manager every `intervalMs`. */
 export class StatsReporter implements Service {
   readonly name = "stats-reporter";
-  private readonly transport: ReturnType<typeof createGrpcClient> | undefined;
+  private readonly transport: ManagerTransport | undefined;
   private readonly client: Client<typeof ManagerExt>;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private inFlight: Promise<void> | undefined;
@@ -194,7 +194,7 @@ export class StatsReporter implements Service {
     if (options.client) {
       this.client = options.client;
     } else {
-      this.transport = createGrpcClient(options.addr, { timeoutMs: 10_000 });
+      this.transport = createManagerTransport(options.addr, { timeoutMs: 10_000 });
       this.client = createClient(ManagerExt, this.transport);
     }
   }

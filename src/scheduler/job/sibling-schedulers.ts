@@ -9,6 +9,7 @@ import { Manager, SourceType } from "../../gen/manager/v2/manager_pb.ts";
 import { Scheduler } from "../../gen/scheduler/v2/scheduler_pb.ts";
 import { errorMessage } from "../../common/errors.ts";
 import { createGrpcClient } from "../../common/rpc.ts";
+import { createManagerTransport } from "../../common/manager-transport.ts";
 
 /** Longest wait for the manager's list or one scheduler's answer. */
 const CALL_TIMEOUT_MS = 10_000;
@@ -56,7 +57,7 @@ export function createSiblingSchedulers(options: SiblingSchedulersOptions): Sibl
   const list =
     options.list ??
     (async (signal: AbortSignal) => {
-      const transport = createGrpcClient(options.managerAddr, { timeoutMs: CALL_TIMEOUT_MS });
+      const transport = createManagerTransport(options.managerAddr, { timeoutMs: CALL_TIMEOUT_MS });
       try {
         const self = options.self();
         const answer = await createClient(Manager, transport).listSchedulers(

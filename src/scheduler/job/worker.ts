@@ -8,7 +8,7 @@ import { ManagerExt, type JobTask } from "../../gen/libellula/manager/v1/manager
 import { errorMessage } from "../../common/errors.ts";
 import type { Service } from "../../common/lifecycle.ts";
 import type { Logger } from "../../common/log.ts";
-import { createGrpcClient } from "../../common/rpc.ts";
+import { createManagerTransport, type ManagerTransport } from "../../common/manager-transport.ts";
 import { timeoutMs } from "./preheat.ts";
 
 /** Runs one job type; resolves with the result JSON or throws (JobFailed carries a result too). */
@@ -49,7 +49,7 @@ const REPORT_RETRY_MS = 1000;
 export class JobWorker implements Service, AsyncDisposable {
   readonly name = "job-worker";
   private readonly client: Client<typeof ManagerExt>;
-  private readonly transport: (ReturnType<typeof createGrpcClient> & { close(): void }) | undefined;
+  private readonly transport: ManagerTransport | undefined;
   private readonly controller = new AbortController();
   private readonly running = new Map<bigint, Promise<void>>();
   private loop: Promise<void> | undefined;
@@ -62,7 +62,7 @@ export class JobWorker implements Service, AsyncDisposable {
       this.client = options.client;
     } else {
       if (!options.addr) throw new Error("Job worker needs the manager's address");
-      this.transport = createGrpcClient(options.addr, { timeoutMs: 10_000 });
+      this.transport = createManagerTransport(options.addr, { timeoutMs: 10_000 });
       this.client = createClient(ManagerExt, this.transport);
     }
   }
