@@ -7,6 +7,7 @@ import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { HealthService, ServingStatus } from "../common/grpc-health.ts";
 import { errorMessage } from "../common/errors.ts";
 import type { Logger } from "../common/log.ts";
+import { createManagerTransport } from "../common/manager-transport.ts";
 import { createGrpcClient } from "../common/rpc.ts";
 import { VERSION } from "../common/version.ts";
 import { ListSchedulersRequestSchema, Manager, SourceType } from "../gen/manager/v2/manager_pb.ts";
@@ -40,7 +41,7 @@ export class Dynconfig {
 
   /** Fetches once (without failing start-up when the manager is down), then refreshes on an interval. */
   async start(): Promise<void> {
-    this.transport = createGrpcClient(this.options.managerAddress, { timeoutMs: 5000 });
+    this.transport = createManagerTransport(this.options.managerAddress, { timeoutMs: 5000 });
     this.client = createClient(Manager, this.transport);
     await this.refresh();
     this.timer = setInterval(() => void this.refresh(), this.options.refreshIntervalMs);
