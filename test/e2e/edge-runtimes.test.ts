@@ -8,10 +8,10 @@ import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
 import postgres from "postgres";
 import { buildEdge } from "../../scripts/build-edge.ts";
 import { freshPostgres } from "../../src/manager/test-support.ts";
+import { startWorkersManager } from "../helpers/edge-manager.ts";
 import { ROOT, tempDir, waitFor } from "../helpers/processes.ts";
 
 setDefaultTimeout(240_000);
@@ -131,31 +131,9 @@ describe("workerd (Miniflare) running the Workers bundle", () => {
     expect(bundle).not.toMatch(/from\s*"bun:|from\s*"node:fs"/);
 
     const { url, sql } = await database();
-    const mf = new Miniflare({
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
-      enableDevRegistry: false,
-      telemetry: { enabled: false },
-      unsafeTriggerHandlers: true,
-      workers: [
-        {
-          config: {
-            name: "libellula-manager",
-            compatibilityDate: "2026-09-01",
-            compatibilityFlags: ["nodejs_compat"],
-            env: {
-              DATABASE_URL: { type: "text", value: url },
-              LIBELLULA_JWT_KEY: { type: "text", value: JWT_KEY },
-              MANAGER_MIGRATE: { type: "text", value: "true" },
-            },
-            manifest: { mainModule: "main.edge.js", modules: { "main.edge.js": { type: "esm", contents: bundle } } },
-          },
-        },
-      ],
-    });
-    cleanups.push(() => mf.dispose());
-    const base = (await mf.ready).href;
+    const manager = await startWorkersManager(bundle, { DATABASE_URL: url, LIBELLULA_JWT_KEY: JWT_KEY, MANAGER_MIGRATE: "true" });
+    cleanups.push(() => manager.dispose());
+    const base = manager.base;
 
     const before = await sql`select count(*)::int as n from information_schema.tables where table_name = 'job'`;
     expect(before[0]!.n).toBe(0);

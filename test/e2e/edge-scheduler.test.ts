@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
-import { Miniflare } from "miniflare";
 import postgres from "postgres";
 import { buildEdge } from "../../scripts/build-edge.ts";
 import { freshPostgres } from "../../src/manager/test-support.ts";
 import { spawnScheduler, type SchedulerDaemon } from "../helpers/cluster.ts";
 import { spawnPeer, type PeerDaemon } from "../helpers/dfdaemon.ts";
+import { startWorkersManager } from "../helpers/edge-manager.ts";
 import { api, ROOT_PASSWORD, rootToken, runJob } from "../helpers/manager.ts";
 import { randomFile, startOrigin, type Origin } from "../helpers/origin.ts";
 import { tempDir, waitFor } from "../helpers/processes.ts";
@@ -35,31 +35,9 @@ beforeAll(async () => {
   cleanups.push(pg.drop);
   sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   cleanups.push(() => sql.end({ timeout: 5 }));
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    cf: false,
-    enableDevRegistry: false,
-    telemetry: { enabled: false },
-    unsafeTriggerHandlers: true,
-    workers: [
-      {
-        config: {
-          name: "libellula-manager",
-          compatibilityDate: "2026-09-01",
-          compatibilityFlags: ["nodejs_compat"],
-          env: {
-            DATABASE_URL: { type: "text", value: pg.url },
-            MANAGER_MIGRATE: { type: "text", value: "true" },
-            LIBELLULA_INITIAL_ROOT_PASSWORD: { type: "text", value: ROOT_PASSWORD },
-          },
-          manifest: { mainModule: "main.edge.js", modules: { "main.edge.js": { type: "esm", contents: bundle } } },
-        },
-      },
-    ],
-  });
-  cleanups.push(() => mf.dispose());
-  base = (await mf.ready).href.replace(/\/$/, "");
+  const manager = await startWorkersManager(bundle, { DATABASE_URL: pg.url, MANAGER_MIGRATE: "true", LIBELLULA_INITIAL_ROOT_PASSWORD: ROOT_PASSWORD });
+  cleanups.push(() => manager.dispose());
+  base = manager.base.replace(/\/$/, "");
   expect((await api(base, "GET", "/healthy")).status).toBe(200);
   token = await rootToken(base);
   origin = startOrigin();
