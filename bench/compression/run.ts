@@ -19,10 +19,11 @@ import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
-import { processTree, stopAllProcesses, tail } from "../lib/proc.ts";
+import { processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
-import { ensureTools, requireRoot } from "../lib/tools.ts";
-import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
+import { requireRoot } from "../lib/tools.ts";
+import { ensureDir, type WorkDir } from "../lib/workdir.ts";
+import { startRun } from "../lib/run.ts";
 import { formatRate, formatRatio, formatSeconds, formatSize, parseRate, parseSize } from "../lib/units.ts";
 
 const BENCH = "compression";
@@ -142,22 +143,16 @@ async function main(): Promise<number> {
   const rate = parseRate(flags.rate);
   const timeoutMs = Number(flags.timeout) * 1000;
   if (!isTrue(flags.clean)) requireDaemonBinaries();
-  await ensureTools(["ip", "tc", "curl"]);
-  const other = liveRun(BENCH);
-  if (other !== null) throw new Error(`Another bench/compression run is in progress (pid ${other})`);
-  const leftovers = [...(await removeNamespaces(NS_PREFIX)), ...(await removeStaleRuns(BENCH))];
-  if (leftovers.length > 0) console.log(`Removed leftovers of an earlier run: ${leftovers.join(", ")}`);
-  if (isTrue(flags.clean)) return 0;
-
-  cleanup.handleSignals();
-  const work = createWorkDir(BENCH);
-  let failed = true;
-  cleanup.add("work dir", () => rmSync(work.dir, { recursive: true, force: true }));
-  cleanup.add("logs", () => {
-    if (failed || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
-    else rmSync(work.logs, { recursive: true, force: true });
+  const session = await startRun({
+    bench: BENCH,
+    cleanup,
+    tools: ["ip", "tc", "curl"],
+    keepLogs: isTrue(flags["keep-logs"]),
+    clean: isTrue(flags.clean),
+    removeLeftovers: () => removeNamespaces(NS_PREFIX),
   });
-  cleanup.add("processes", () => stopAllProcesses());
+  if (!session) return 0;
+  const { work } = session;
 
   section("Setup");
   const files: Record<FileKind, { path: string; sha: string }> = {
@@ -272,7 +267,7 @@ async function main(): Promise<number> {
     for (const failure of failures) console.error(failure);
     return 1;
   }
-  failed = false;
+  session.succeeded();
   return 0;
 }
 

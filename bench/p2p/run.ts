@@ -29,10 +29,11 @@ import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, txBytes, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin, type OriginStats } from "../lib/origin.ts";
-import { processTree, stopAllProcesses, tail } from "../lib/proc.ts";
+import { processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
-import { ensureTools, requireRoot } from "../lib/tools.ts";
-import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
+import { requireRoot } from "../lib/tools.ts";
+import { ensureDir, type WorkDir } from "../lib/workdir.ts";
+import { startRun } from "../lib/run.ts";
 import { formatRate, formatRatio, formatSeconds, formatSize, formatThroughput, parseRate, parseSize } from "../lib/units.ts";
 
 const BENCH = "p2p";
@@ -99,25 +100,18 @@ async function main(): Promise<number> {
   if (!runP2p && !runCurl) throw new Error(`"--curl-only" and "--p2p-only" leave nothing to run`);
   if (runP2p && !isTrue(flags.clean)) requireDaemonBinaries();
 
-  await ensureTools(["ip", "tc", "curl"]);
-  const other = liveRun(BENCH);
-  if (other !== null) throw new Error(`Another bench/p2p run is in progress (pid ${other}); wait for it or stop it first`);
-  const leftovers = [...(await removeNamespaces(NS_PREFIX)), ...(await removeStaleRuns(BENCH))];
-  if (leftovers.length > 0) console.log(`Removed leftovers of an earlier run: ${leftovers.join(", ")}`);
-  if (isTrue(flags.clean)) return 0;
-
-  cleanup.handleSignals();
-  const work = createWorkDir(BENCH);
-  let failed = true;
-  cleanup.add("work dir", () => {
-    if (keep) return console.log(`Kept files in ${work.dir}`);
-    rmSync(work.dir, { recursive: true, force: true });
+  const session = await startRun({
+    bench: BENCH,
+    cleanup,
+    tools: ["ip", "tc", "curl"],
+    keep,
+    keepProcesses: keep,
+    keepLogs: isTrue(flags["keep-logs"]),
+    clean: isTrue(flags.clean),
+    removeLeftovers: () => removeNamespaces(NS_PREFIX),
   });
-  cleanup.add("logs", () => {
-    if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
-    else rmSync(work.logs, { recursive: true, force: true });
-  });
-  cleanup.add("processes", () => (keep ? undefined : stopAllProcesses()));
+  if (!session) return 0;
+  const { work } = session;
 
   // Every peer has the same links, so b = d = rate; B is the origin's upload.
   const bytesPerSec = (bits: number) => bits / 8;
@@ -230,7 +224,7 @@ async function main(): Promise<number> {
     for (const failure of failures) console.error(failure);
     return 1;
   }
-  failed = false;
+  session.succeeded();
   return 0;
 }
 

@@ -14,11 +14,11 @@ import { cpuSeconds } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
-import { peakRss, processTree, run, stopAllProcesses, tail } from "../lib/proc.ts";
+import { peakRss, processTree, run, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
-import { ensureTools } from "../lib/tools.ts";
 import { formatRatio, formatSeconds, formatSize, formatThroughput, parseSize } from "../lib/units.ts";
-import { createWorkDir, ensureDir, liveRun, removeStaleRuns } from "../lib/workdir.ts";
+import { ensureDir } from "../lib/workdir.ts";
+import { startRun } from "../lib/run.ts";
 
 const BENCH = "proxy";
 const HOST_IP = "127.0.0.1";
@@ -82,25 +82,9 @@ async function main(): Promise<number> {
   if (!(timeoutMs > 0)) throw new Error(`Invalid "--timeout" "${flags.timeout}": expected seconds`);
   const keep = isTrue(flags.keep);
   if (!isTrue(flags.clean)) requireDaemonBinaries();
-  await ensureTools(["curl"]);
-  const other = liveRun(BENCH);
-  if (other !== null) throw new Error(`Another bench/proxy run is in progress (pid ${other}); wait for it or stop it first`);
-  const leftovers = await removeStaleRuns(BENCH);
-  if (leftovers.length > 0) console.log(`Removed leftovers of an earlier run: ${leftovers.join(", ")}`);
-  if (isTrue(flags.clean)) return 0;
-
-  cleanup.handleSignals();
-  const work = createWorkDir(BENCH);
-  let failed = true;
-  cleanup.add("work dir", () => {
-    if (keep) return console.log(`Kept files in ${work.dir}`);
-    rmSync(work.dir, { recursive: true, force: true });
-  });
-  cleanup.add("logs", () => {
-    if (failed || keep) console.error(`Logs: ${work.logs}`);
-    else rmSync(work.logs, { recursive: true, force: true });
-  });
-  cleanup.add("processes", stopAllProcesses);
+  const session = await startRun({ bench: BENCH, cleanup, tools: ["curl"], keep, clean: isTrue(flags.clean) });
+  if (!session) return 0;
+  const { work } = session;
   console.log(`Work dir ${work.dir}, logs ${work.logs}`);
 
   section(`${formatSize(size)} blob`);
@@ -231,7 +215,7 @@ async function main(): Promise<number> {
     for (const failure of failures) console.error(failure);
     return 1;
   }
-  failed = false;
+  session.succeeded();
   return 0;
 }
 

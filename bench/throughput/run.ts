@@ -25,10 +25,10 @@ import { cpuBusy, cpuSeconds, cpuSnapshot, cpuSplit } from "../lib/cpu.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
 import { freePorts } from "../lib/ports.ts";
-import { peakRss, processTree, stopAllProcesses, tail } from "../lib/proc.ts";
+import { peakRss, processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
-import { ensureTools } from "../lib/tools.ts";
-import { createWorkDir, ensureDir, liveRun, removeStaleRuns, type WorkDir } from "../lib/workdir.ts";
+import { ensureDir, type WorkDir } from "../lib/workdir.ts";
+import { startRun } from "../lib/run.ts";
 import { formatRatio, formatSeconds, formatSize, formatThroughput, parseSize } from "../lib/units.ts";
 
 const BENCH = "throughput";
@@ -83,25 +83,9 @@ async function main(): Promise<number> {
   const runP2p = !isTrue(flags["curl-only"]);
   if (runP2p && !isTrue(flags.clean)) requireDaemonBinaries();
 
-  await ensureTools(["curl"]);
-  const other = liveRun(BENCH);
-  if (other !== null) throw new Error(`Another bench/throughput run is in progress (pid ${other}); wait for it or stop it first`);
-  const leftovers = await removeStaleRuns(BENCH);
-  if (leftovers.length > 0) console.log(`Removed leftovers of an earlier run: ${leftovers.join(", ")}`);
-  if (isTrue(flags.clean)) return 0;
-
-  cleanup.handleSignals();
-  const work = createWorkDir(BENCH);
-  let failed = true;
-  cleanup.add("work dir", () => {
-    if (keep) return console.log(`Kept files in ${work.dir}`);
-    rmSync(work.dir, { recursive: true, force: true });
-  });
-  cleanup.add("logs", () => {
-    if (failed || keep || isTrue(flags["keep-logs"])) console.error(`Logs: ${work.logs}`);
-    else rmSync(work.logs, { recursive: true, force: true });
-  });
-  cleanup.add("processes", stopAllProcesses);
+  const session = await startRun({ bench: BENCH, cleanup, tools: ["curl"], keep, keepLogs: isTrue(flags["keep-logs"]), clean: isTrue(flags.clean) });
+  if (!session) return 0;
+  const { work } = session;
   console.log(`Work dir ${work.dir}, logs ${work.logs}`);
 
   const results: SizeResult[] = [];
@@ -141,7 +125,7 @@ async function main(): Promise<number> {
     for (const failure of failures) console.error(failure);
     return 1;
   }
-  failed = false;
+  session.succeeded();
   return 0;
 }
 
