@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { DEFAULT_ZSTD_LEVEL } from "../../src/peer/transport/compression/zstd.ts";
 import { isTrue, parseFlags, usage, type FlagSpec } from "../lib/args.ts";
 import { Cleanup } from "../lib/cleanup.ts";
-import { curlProbe, dfgetCommand, requireDaemonBinaries, startDfdaemon, startScheduler, timedRun, type Daemon, type Fetch } from "../lib/cluster.ts";
+import { curlProbe, dfgetCommand, NAMESPACE_PORTS, requireDaemonBinaries, startHostDfdaemon, startScheduler, timedRun, type Daemon, type Fetch } from "../lib/cluster.ts";
 import { makeRandomFile, sha256File } from "../lib/files.ts";
 import { createNetwork, inNs, removeNamespaces, type Host, type HostSpec, type Network } from "../lib/netns.ts";
 import { startOrigin, type Origin } from "../lib/origin.ts";
@@ -22,7 +22,7 @@ import { cpuBusy, cpuSeconds, cpuSnapshot } from "../lib/cpu.ts";
 import { processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { requireRoot } from "../lib/tools.ts";
-import { ensureDir, type WorkDir } from "../lib/workdir.ts";
+import type { WorkDir } from "../lib/workdir.ts";
 import { startRun } from "../lib/run.ts";
 import { formatRate, formatRatio, formatSeconds, formatSize, parseRate, parseSize } from "../lib/units.ts";
 
@@ -31,9 +31,6 @@ const BENCH = "compression";
 const NS_PREFIX = "lbz";
 const SUBNET = "10.78.0.";
 const ORIGIN_PORTS = { logs: 8080, random: 8081 };
-const SCHEDULER_PORT = 8002;
-const SCHEDULER_METRICS_PORT = 8000;
-const DAEMON_PORTS = { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, storage: 4005 };
 
 const FLAGS = {
   peers: { help: "number of peers (N)", env: "LIBELLULA_BENCH_PEERS", default: "4" },
@@ -282,8 +279,8 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
   try {
     const scheduler = await startScheduler({
       ip: sched.ip,
-      port: SCHEDULER_PORT,
-      metricsPort: SCHEDULER_METRICS_PORT,
+      port: NAMESPACE_PORTS.scheduler,
+      metricsPort: NAMESPACE_PORTS.schedulerMetrics,
       logFile: join(work.logs, `${label}-scheduler.log`),
       wrap: wrapFor(sched),
       probe: curlProbe(wrapFor(sched)),
@@ -292,20 +289,10 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     work.recordPid(scheduler.process.pid);
     const peerHosts = network.hosts.filter((h) => /^p\d+$/.test(h.name));
     const startFor = async (host: Host) => {
-      const dir = ensureDir(join(work.dir, label, host.name));
-      const daemon = await startDfdaemon({
-        name: host.name === "seed" ? "seed" : `peer ${host.name}`,
-        ip: host.ip,
-        hostname: `bench-${host.name}`,
-        uploadPort: DAEMON_PORTS.upload,
-        storagePort: DAEMON_PORTS.storage,
-        healthPort: DAEMON_PORTS.health,
-        metricsPort: DAEMON_PORTS.metrics,
-        proxyPort: DAEMON_PORTS.proxy,
-        storageDir: ensureDir(join(dir, "storage")),
-        socketPath: join(dir, "dfdaemon.sock"),
-        schedulerAddr: `${sched.ip}:${SCHEDULER_PORT}`,
-        seed: host.name === "seed",
+      const daemon = await startHostDfdaemon({
+        host,
+        dir: join(work.dir, label, host.name),
+        schedulerIp: sched.ip,
         logFile: join(work.logs, `${label}-dfdaemon-${host.name}.log`),
         wrap: wrapFor(host),
         probe: curlProbe(wrapFor(host)),
@@ -347,7 +334,7 @@ async function phase(network: Network, origin: Origin, sha: string, file: FileKi
     failures.push(...(await verify(label, fetches, sha)));
     const compressed = { pieces: 0, skipped: 0, raw: 0, wire: 0 };
     for (const host of [seedHost, ...peerHosts]) {
-      const text = (await curlProbe(wrapFor(host))(`http://${host.ip}:${DAEMON_PORTS.metrics}/metrics`)) ?? "";
+      const text = (await curlProbe(wrapFor(host))(`http://${host.ip}:${NAMESPACE_PORTS.daemon.metrics}/metrics`)) ?? "";
       compressed.pieces += sumMetric(text, "libellula_compression_pieces_total", /direction="upload".*decision="(compressed|cached)"|decision="(compressed|cached)".*direction="upload"/);
       compressed.skipped += sumMetric(text, "libellula_compression_pieces_total", /direction="upload".*decision="skipped|decision="skipped.*direction="upload"/);
       compressed.raw += sumMetric(text, "libellula_compression_raw_bytes_total", /direction="upload"/);

@@ -1,5 +1,5 @@
 /** Starting Libellula's scheduler and dfdaemons for a bench, and reading their health and metrics. */
-import { accessSync, constants, existsSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { run, startProcess, tail, waitFor, type ManagedProcess } from "./proc.ts";
 
@@ -238,4 +238,47 @@ export function dfgetCommand(url: string, output: string, socketPath: string): s
 /** The curl command for one download straight from the origin. */
 export function curlCommand(url: string, output: string): string[] {
   return ["curl", "-sS", "-f", "-o", output, url];
+}
+
+/** Ports of the daemons of a namespace cluster: every host has its own IP, so all use the same numbers. */
+export const NAMESPACE_PORTS = {
+  scheduler: 8002,
+  schedulerMetrics: 8000,
+  daemon: { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, storage: 4005 },
+} as const;
+
+/** Options of {@link startHostDfdaemon}. */
+export interface HostDfdaemonOptions {
+  /** The namespace host: the seed peer when it is named `seed`, a peer otherwise. */
+  host: { name: string; ip: string };
+  /** Where its storage and socket go. */
+  dir: string;
+  schedulerIp: string;
+  logFile: string;
+  wrap: Wrap;
+  probe: Probe;
+}
+
+/** Starts the dfdaemon of one host of a namespace cluster on NAMESPACE_PORTS. */
+export function startHostDfdaemon(options: HostDfdaemonOptions): Promise<Daemon> {
+  const { host, dir } = options;
+  const ports = NAMESPACE_PORTS.daemon;
+  mkdirSync(join(dir, "storage"), { recursive: true });
+  return startDfdaemon({
+    name: host.name === "seed" ? "seed" : `peer ${host.name}`,
+    ip: host.ip,
+    hostname: `bench-${host.name}`,
+    uploadPort: ports.upload,
+    storagePort: ports.storage,
+    healthPort: ports.health,
+    metricsPort: ports.metrics,
+    proxyPort: ports.proxy,
+    storageDir: join(dir, "storage"),
+    socketPath: join(dir, "dfdaemon.sock"),
+    schedulerAddr: `${options.schedulerIp}:${NAMESPACE_PORTS.scheduler}`,
+    seed: host.name === "seed",
+    logFile: options.logFile,
+    wrap: options.wrap,
+    probe: options.probe,
+  });
 }

@@ -16,9 +16,10 @@ import {
   curlCommand,
   curlProbe,
   dfgetCommand,
+  NAMESPACE_PORTS,
   readTraffic,
   requireDaemonBinaries,
-  startDfdaemon,
+  startHostDfdaemon,
   startScheduler,
   timedRun,
   type Daemon,
@@ -41,9 +42,6 @@ const BENCH = "p2p";
 const NS_PREFIX = "lbp";
 const SUBNET = "10.77.0.";
 const ORIGIN_PORT = 8080;
-const SCHEDULER_PORT = 8002;
-const SCHEDULER_METRICS_PORT = 8000;
-const DAEMON_PORTS = { upload: 4000, proxy: 4001, metrics: 4002, health: 4003, storage: 4005 };
 const MAX_PEERS = 200;
 
 const FLAGS = {
@@ -261,8 +259,8 @@ async function p2pPhase(
   console.log("Starting the scheduler…");
   const scheduler = await startScheduler({
     ip: sched.ip,
-    port: SCHEDULER_PORT,
-    metricsPort: SCHEDULER_METRICS_PORT,
+    port: NAMESPACE_PORTS.scheduler,
+    metricsPort: NAMESPACE_PORTS.schedulerMetrics,
     logFile: join(work.logs, "scheduler.log"),
     wrap: wrapFor(sched),
     probe: probeFor(sched),
@@ -272,20 +270,10 @@ async function p2pPhase(
 
   const daemonHosts = [network.host("seed"), ...peerHosts];
   const startFor = (host: Host) => {
-    const dir = ensureDir(join(work.dir, host.name));
-    return startDfdaemon({
-      name: host.name === "seed" ? "seed" : `peer ${host.name}`,
-      ip: host.ip,
-      hostname: `bench-${host.name}`,
-      uploadPort: DAEMON_PORTS.upload,
-      storagePort: DAEMON_PORTS.storage,
-      healthPort: DAEMON_PORTS.health,
-      metricsPort: DAEMON_PORTS.metrics,
-      proxyPort: DAEMON_PORTS.proxy,
-      storageDir: ensureDir(join(dir, "storage")),
-      socketPath: join(dir, "dfdaemon.sock"),
-      schedulerAddr: `${sched.ip}:${SCHEDULER_PORT}`,
-      seed: host.name === "seed",
+    return startHostDfdaemon({
+      host,
+      dir: join(work.dir, host.name),
+      schedulerIp: sched.ip,
       logFile: join(work.logs, `dfdaemon-${host.name}.log`),
       wrap: wrapFor(host),
       probe: probeFor(host),
