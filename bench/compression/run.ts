@@ -23,7 +23,7 @@ import { processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { requireRoot } from "../lib/tools.ts";
 import type { WorkDir } from "../lib/workdir.ts";
-import { startRun } from "../lib/run.ts";
+import { runBench, startRun } from "../lib/run.ts";
 import { formatRate, formatRatio, formatSeconds, formatSize, parseRate, parseSize } from "../lib/units.ts";
 
 const BENCH = "compression";
@@ -400,12 +400,4 @@ async function verify(label: string, fetches: Fetch[], sha: string): Promise<str
   return failures;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  if (!cleanup.interrupted) console.error(`\nbench/compression failed: ${(error as Error).message}`);
-} finally {
-  await cleanup.run();
-}
-process.exit(code);
+await runBench(BENCH, cleanup, main);

@@ -58,3 +58,19 @@ export async function startRun(options: RunOptions): Promise<Run | undefined> {
   cleanup.add("processes", () => (options.keepProcesses ? undefined : stopAllProcesses()));
   return { work, succeeded: () => void (failed = false) };
 }
+
+/**
+ * Runs a bench's `main` and exits with its code: 1 when it throws (the error printed unless a signal stopped the
+ * run), after the cleanup steps ran either way.
+ */
+export async function runBench(bench: string, cleanup: Cleanup, main: () => Promise<number>): Promise<never> {
+  let code = 1;
+  try {
+    code = await main();
+  } catch (error) {
+    if (!cleanup.interrupted) console.error(`\nbench/${bench} failed: ${(error as Error).message}`);
+  } finally {
+    await cleanup.run();
+  }
+  process.exit(code);
+}

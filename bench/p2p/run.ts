@@ -34,7 +34,7 @@ import { processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { requireRoot } from "../lib/tools.ts";
 import { ensureDir, type WorkDir } from "../lib/workdir.ts";
-import { startRun } from "../lib/run.ts";
+import { runBench, startRun } from "../lib/run.ts";
 import { formatRate, formatRatio, formatSeconds, formatSize, formatThroughput, parseRate, parseSize } from "../lib/units.ts";
 
 const BENCH = "p2p";
@@ -392,12 +392,4 @@ function withLogs(error: Error, work: WorkDir): Error {
   return new Error(`${error.message}\nDaemon logs: ${work.logs}`);
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  if (!cleanup.interrupted) console.error(`\nbench/p2p failed: ${(error as Error).message}`);
-} finally {
-  await cleanup.run();
-}
-process.exit(code);
+await runBench(BENCH, cleanup, main);

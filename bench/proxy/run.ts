@@ -18,7 +18,7 @@ import { peakRss, processTree, run, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { formatRatio, formatSeconds, formatSize, formatThroughput, parseSize } from "../lib/units.ts";
 import { ensureDir } from "../lib/workdir.ts";
-import { startRun } from "../lib/run.ts";
+import { runBench, startRun } from "../lib/run.ts";
 
 const BENCH = "proxy";
 const HOST_IP = "127.0.0.1";
@@ -219,12 +219,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  if (!cleanup.interrupted) console.error(`\nbench/proxy failed: ${(error as Error).message}`);
-} finally {
-  await cleanup.run();
-}
-process.exit(code);
+await runBench(BENCH, cleanup, main);

@@ -28,7 +28,7 @@ import { freePorts } from "../lib/ports.ts";
 import { peakRss, processTree, tail } from "../lib/proc.ts";
 import { machine, section, summaryBlock, table } from "../lib/report.ts";
 import { ensureDir, type WorkDir } from "../lib/workdir.ts";
-import { startRun } from "../lib/run.ts";
+import { runBench, startRun } from "../lib/run.ts";
 import { formatRatio, formatSeconds, formatSize, formatThroughput, parseSize } from "../lib/units.ts";
 
 const BENCH = "throughput";
@@ -302,12 +302,4 @@ async function check(label: string, fetch: Fetch, sha: string, daemons: Daemon[]
   return false;
 }
 
-let code = 1;
-try {
-  code = await main();
-} catch (error) {
-  if (!cleanup.interrupted) console.error(`\nbench/throughput failed: ${(error as Error).message}`);
-} finally {
-  await cleanup.run();
-}
-process.exit(code);
+await runBench(BENCH, cleanup, main);
