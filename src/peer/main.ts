@@ -34,6 +34,7 @@ import { collectGarbage } from "./storage/gc.ts";
 import { Storage } from "./storage/storage.ts";
 import { createTransportMetrics } from "./transport/metrics.ts";
 import { createDaemonTransports } from "./transport/select.ts";
+import { limitedPieceTransport } from "./transport/transport.ts";
 import { createVortexServer } from "./transport/vortex/server.ts";
 
 const USAGE = `Usage: dfdaemon [--config FILE] [--<config.key> VALUE]...
@@ -139,11 +140,15 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
         },
       })
     : undefined;
+  // download.bandwidthLimit: every piece this host downloads, from parents or the source, is charged its length first.
+  const downloadLimiter = config.download.bandwidthLimit ? new RateLimiter(config.download.bandwidthLimit) : undefined;
+  const downloadTransport = downloadLimiter ? limitedPieceTransport(pieceTransports.transport, downloadLimiter) : pieceTransports.transport;
   const taskManager = new TaskManager({
     storage,
     sources,
     schedulers,
-    transport: pieceTransports.transport,
+    transport: downloadTransport,
+    downloadLimiter,
     dial,
     identity: { ...identity, hostId },
     onSourcePiece: (piece) => {
@@ -165,7 +170,7 @@ export async function startDfdaemon(config: DfdaemonConfig): Promise<Dfdaemon> {
   const persistentCache = new PersistentCacheManager({
     storage,
     schedulers,
-    transport: pieceTransports.transport,
+    transport: downloadTransport,
     dial,
     identity: { ...identity, hostId },
     settings: {

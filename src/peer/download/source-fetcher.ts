@@ -2,6 +2,7 @@
 import { SourceError, errorMessage } from "../../common/errors.ts";
 import { crc32, pieceDigest } from "../../common/digest.ts";
 import type { PieceGeometry } from "../../common/piece.ts";
+import type { RateLimiter } from "../../common/rate-limiter.ts";
 import type { PieceRecord } from "../storage/metadata.ts";
 import type { Storage } from "../storage/storage.ts";
 import type { Source, SourceOptions } from "../source/source.ts";
@@ -24,6 +25,8 @@ export interface SourceFetchOptions {
   onPiece(piece: PieceRecord): void;
   /** Called when a piece fails, before the whole fetch fails. */
   onPieceFailed?(number: number, error: unknown): void;
+  /** Charged each piece's length before its request (download.bandwidthLimit). */
+  limiter?: RateLimiter;
 }
 
 /** Fetches one piece from the source into storage and returns its record (not yet marked finished). */
@@ -101,6 +104,7 @@ export async function fetchWholeFromSource(options: SourceFetchOptions, all: Pie
     while (index < all.length) {
       const { done, value } = await reader.read();
       if (done) break;
+      await options.limiter?.take(value.length, options.signal);
       let chunk = value;
       while (chunk.length > 0 && index < all.length) {
         const piece = all[index]!;
@@ -163,6 +167,7 @@ async function fetchRanges(options: SourceFetchOptions): Promise<void> {
       const piece = queue.shift();
       if (!piece) return;
       try {
+        await options.limiter?.take(piece.length, signal);
         const record = await fetchPieceFromSource({ ...options, signal }, piece);
         options.storage.finishPiece(record);
         options.onPiece(record);

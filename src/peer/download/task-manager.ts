@@ -25,6 +25,7 @@ import { taskId as computeTaskId } from "../../common/ids.ts";
 import { peerId as newPeerId } from "../../common/ids.ts";
 import type { Logger } from "../../common/log.ts";
 import { MIN_PIECE_LENGTH, pieceLength, piecesOf, type PieceGeometry } from "../../common/piece.ts";
+import type { RateLimiter } from "../../common/rate-limiter.ts";
 import type { PieceTransport } from "../transport/transport.ts";
 import type { PeerMetrics } from "../metrics.ts";
 import { TRAFFIC_LABEL } from "../metrics.ts";
@@ -57,6 +58,9 @@ export interface TaskManagerDeps {
   settings: TaskManagerSettings;
   metrics: PeerMetrics;
   log: Logger;
+  /** Charged each piece's length before it is fetched from the source (download.bandwidthLimit); parents are
+   * limited by the transport the daemon passes in. */
+  downloadLimiter?: RateLimiter;
   /** Told of each piece fetched from the source, once stored (the transport compresses it ahead of requests). */
   onSourcePiece?(piece: PieceRecord): void;
 }
@@ -538,6 +542,7 @@ export class TaskManager {
       pieces: rest,
       concurrency: settings.concurrentPieceCount,
       signal,
+      limiter: this.deps.downloadLimiter,
       onPiece: (piece) => this.count(piece),
     }, piecesOf(task.record.contentLength, task.record.pieceLength));
   }
@@ -737,6 +742,7 @@ export class TaskManager {
       pieces,
       concurrency: this.deps.settings.concurrentPieceCount,
       signal,
+      limiter: this.deps.downloadLimiter,
       onPiece: (piece) => {
         this.count(piece);
         announcement.send({ case: "downloadPieceBackToSourceFinishedRequest", value: { piece: toPieceMessage(piece) } });

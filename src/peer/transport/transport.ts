@@ -1,5 +1,6 @@
 /** The seam between piece downloads and the wire: Vortex TCP, with compression and RDMA negotiated per connection. */
 import { errorMessage } from "../../common/errors.ts";
+import type { RateLimiter } from "../../common/rate-limiter.ts";
 import { createLogger, type Logger } from "../../common/log.ts";
 import { ParentRates, pieceKey, type CompressionPolicy, type DownloadCompression } from "./compression/policy.ts";
 import { DecompressionError } from "./compression/zstd.ts";
@@ -32,6 +33,21 @@ export function createTcpPieceTransport(defaults: PieceTransportDefaults = {}): 
       return options.streamed ? downloadStreamed(request, defaults.metrics) : downloadPiece(request);
     },
   };
+}
+
+/**
+ * A transport whose downloads are charged to `limiter` before they start, a piece's length at a time (as
+ * Dragonfly charges its download bandwidth limit); `expectedLength` must be set on every request.
+ */
+export function limitedPieceTransport(transport: PieceTransport, limiter: RateLimiter): PieceTransport {
+  const limited: PieceTransport = {
+    name: transport.name,
+    download: async (options) => {
+      await limiter.take(options.expectedLength ?? 0, options.signal);
+      return transport.download(options);
+    },
+  };
+  return limited;
 }
 
 /** Hello of a request that takes a piece still arriving at the parent, with nothing else negotiated. */
