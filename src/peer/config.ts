@@ -58,6 +58,8 @@ export const dfdaemonConfigSchema = z.strictObject({
       schedulerClusterID: z.number().int().min(0).optional(),
     })
     .prefault({}),
+  // Accepted so that Dragonfly's dfdaemon.yaml files load as they are; unused: there are no plugins, and every
+  // cached byte lives under storage.dir.
   server: z
     .strictObject({
       pluginDir: z.string().optional(),
