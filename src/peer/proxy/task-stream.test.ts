@@ -187,4 +187,20 @@ describe("taskStream()", () => {
     expect(closes[0]!.bytes).toBe(5000);
     t.close();
   });
+
+  test("the response's last byte waits for its piece to be verified, so a failure still cuts the response short", async () => {
+    const t = task(1, 10_000);
+    const inflight = new InflightPieces();
+    const stream = taskStream({ events: t.events, path: t.path, pieceLength: PIECE, start: 0, length: t.size, bufferSize: PIECE, available: [], arriving: (n) => inflight.get("t", n), onClose: () => {} });
+    const reader = stream.getReader();
+    const attempt = inflight.begin("t", 0, 0, t.size);
+    t.write(0, t.size);
+    attempt.advanceTo(t.size);
+    // Every byte has landed, but the piece is not verified: all but the last are sent.
+    expect((await reader.read()).value!.length).toBe(t.size - 1);
+    inflight.end(attempt, { kind: "failed", reason: "digest mismatch" });
+    await expect(reader.read()).rejects.toThrow("Piece 0 failed after part of it was sent");
+    t.close();
+  });
 });
+

@@ -4,8 +4,9 @@
  *
  * A piece still arriving is streamed as far as its bytes have landed, so the first bytes reach the client long
  * before the first whole piece (with several pieces in flight, each one takes several piece times to finish).
- * Bytes taken that way come from one attempt at the piece; the stream moves past the piece only once that attempt
- * was verified, and fails (the client sees a cut response) if it was not.
+ * Bytes taken that way come from one attempt at the piece; the stream moves past the piece, and sends the
+ * response's last byte, only once that attempt was verified, and fails (the client sees a cut response) if it was
+ * not.
  */
 import { closeSync, openSync, read } from "node:fs";
 import type { DownloadEvent } from "../download/task-manager.ts";
@@ -107,6 +108,16 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
     early = undefined;
   };
 
+  /**
+   * How far the landed bytes of an arriving piece may be sent. The response's last byte waits for the attempt to be
+   * verified: a client that has every byte its Content-Length promised takes the response as complete, so a
+   * failure after that could no longer be told by cutting the response short.
+   */
+  const sendable = (piece: number, pieceEnd: number, attempt: ArrivingPiece): number => {
+    const landed = Math.min(pieceEnd, piece * options.pieceLength + attempt.written);
+    return landed >= end && attempt.outcome?.kind !== "finished" ? end - 1 : landed;
+  };
+
   /** The byte span to send next, `[position, until)`, once it is in the content file. */
   const nextSpan = async (): Promise<number> => {
     for (;;) {
@@ -116,19 +127,19 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
       if (early?.piece === piece) {
         // Keep to the attempt the first bytes came from.
         const { attempt } = early;
-        const landed = piece * options.pieceLength + attempt.written;
         if (attempt.outcome?.kind === "failed") await settleEarly();
-        if (landed > position) return Math.min(pieceEnd, landed);
+        const until = sendable(piece, pieceEnd, attempt);
+        if (until > position) return until;
         await waitForNews(piece, attempt);
         continue;
       }
       if (available.has(piece)) return pieceEnd;
       const attempt = options.arriving?.(piece);
       if (attempt && attempt.outcome === undefined) {
-        const landed = piece * options.pieceLength + attempt.written;
-        if (landed > position) {
+        const until = sendable(piece, pieceEnd, attempt);
+        if (until > position) {
           early = { piece, attempt };
-          return Math.min(pieceEnd, landed);
+          return until;
         }
       }
       await waitForNews(piece, attempt);
