@@ -1,7 +1,5 @@
 /** dfdaemon.v2.DfdaemonDownload: what dfget, dfcache and the proxy call over the unix socket. */
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter, HandlerContext } from "@connectrpc/connect";
@@ -11,7 +9,7 @@ import {
   type DownloadTaskRequest,
 } from "../../gen/dfdaemon/v2/dfdaemon_pb.ts";
 import { createFileHasher, parseDigest } from "../../common/digest.ts";
-import { DigestMismatch, FailedPrecondition, InvalidArgument, StorageError, TaskNotFound, errorMessage } from "../../common/errors.ts";
+import { DigestMismatch, FailedPrecondition, InvalidArgument, TaskNotFound } from "../../common/errors.ts";
 import type { Logger } from "../../common/log.ts";
 import type { TaskManager } from "../download/task-manager.ts";
 import { validateDownload } from "../download/task-manager.ts";
@@ -45,38 +43,6 @@ export async function verifyFileDigest(path: string, expected: string): Promise<
   if (actual !== `${parsed.algorithm}:${parsed.value}`) throw new DigestMismatch("the downloaded file", expected, actual);
 }
 
-/** Writes `length` bytes of a file from `start` to `output`, through a temporary name so no partial output is left. */
-async function writeSlice(path: string, output: string, start: number, length: number): Promise<void> {
-  await mkdir(dirname(output), { recursive: true });
-  const temporary = `${output}.libellula-${process.pid}-${Date.now()}.tmp`;
-  try {
-    const input = await open(path, "r");
-    try {
-      const out = await open(temporary, "w");
-      try {
-        const buffer = new Uint8Array(Math.min(SLICE_BUFFER, Math.max(length, 1)));
-        for (let done = 0; done < length; ) {
-          const { bytesRead } = await input.read(buffer, 0, Math.min(buffer.length, length - done), start + done);
-          if (bytesRead === 0) throw new Error(`content ends at offset ${start + done}`);
-          await out.write(buffer.subarray(0, bytesRead));
-          done += bytesRead;
-        }
-      } finally {
-        await out.close();
-      }
-    } finally {
-      await input.close();
-    }
-    await rename(temporary, output);
-  } catch (cause) {
-    await rm(temporary, { force: true });
-    throw new StorageError(`Cannot write "${output}": ${errorMessage(cause)}`, { cause });
-  }
-}
-
-/** Bytes per read when writing a range to its output. */
-const SLICE_BUFFER = 4 * 1024 * 1024;
-
 /** Registers DfdaemonDownload on a router. */
 export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRouter) => void {
   return (router) =>
@@ -106,13 +72,11 @@ export function downloadRoutes(deps: DownloadServiceDeps): (router: ConnectRoute
             throw error;
           }
         }
-        if (output && download.range) {
-          // A range download holds only its pieces: the output is the range's bytes, not the content file.
-          const start = Number(download.range.start);
-          const length = Math.max(0, Math.min(Number(download.range.length), task.record.contentLength - start));
-          await writeSlice(task.path, output, start, length);
-        } else if (output) {
-          deps.storage.export(taskId, output, { forceHardLink: download.forceHardLink, overwrite: download.overwrite });
+        if (output) {
+          // A range download holds only its pieces: its output is the range's bytes, not the content file.
+          const start = Number(download.range?.start ?? 0);
+          const range = download.range && { start, length: Math.max(0, Math.min(Number(download.range.length), task.record.contentLength - start)) };
+          deps.storage.export(taskId, output, { forceHardLink: download.forceHardLink, overwrite: download.overwrite, range });
         }
       },
 

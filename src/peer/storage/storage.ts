@@ -323,10 +323,15 @@ export class Storage {
   }
 
   /**
-   * Puts a finished task at `output`: a hard link when possible, a copy otherwise.
+   * Puts a finished task at `output`: a hard link when possible, a copy otherwise; with `range`, a copy of those
+   * bytes only (a ranged download holds only the pieces of its range).
    * Writes through a temporary name so a failure never leaves a partial file at `output`.
    */
-  export(taskId: string, output: string, options: { forceHardLink?: boolean; overwrite?: boolean } = {}): "link" | "copy" {
+  export(
+    taskId: string,
+    output: string,
+    options: { forceHardLink?: boolean; overwrite?: boolean; range?: { start: number; length: number } } = {},
+  ): "link" | "copy" {
     const task = this.require(taskId);
     if (fs.existsSync(output)) {
       if (!options.overwrite) throw new StorageError(`Cannot write "${output}": file exists (use --overwrite)`);
@@ -334,6 +339,11 @@ export class Storage {
     fs.mkdirSync(dirname(output), { recursive: true });
     const temporary = `${output}.libellula-${process.pid}-${Date.now()}.tmp`;
     try {
+      if (options.range) {
+        copyRange(task.path, temporary, options.range.start, options.range.length);
+        fs.renameSync(temporary, output);
+        return "copy";
+      }
       try {
         fs.linkSync(task.path, temporary);
         fs.renameSync(temporary, output);
@@ -350,5 +360,29 @@ export class Storage {
       if (cause instanceof StorageError) throw cause;
       throw new StorageError(`Cannot write "${output}": ${errorMessage(cause)}`, { cause });
     }
+  }
+}
+
+/** Bytes per read when copying a range of a content file. */
+const RANGE_COPY_BUFFER = 1024 * 1024;
+
+/** Copies `length` bytes of `from` at `start` into a new file `to`. */
+function copyRange(from: string, to: string, start: number, length: number): void {
+  const input = fs.openSync(from, "r");
+  try {
+    const output = fs.openSync(to, "w");
+    try {
+      const buffer = new Uint8Array(Math.min(RANGE_COPY_BUFFER, Math.max(length, 1)));
+      for (let done = 0; done < length; ) {
+        const n = fs.readSync(input, buffer, 0, Math.min(buffer.length, length - done), start + done);
+        if (n === 0) throw new Error(`content ends at offset ${start + done}`);
+        writeAllSync(output, buffer.subarray(0, n), done);
+        done += n;
+      }
+    } finally {
+      fs.closeSync(output);
+    }
+  } finally {
+    fs.closeSync(input);
   }
 }
