@@ -93,8 +93,14 @@ export function taskStream(options: TaskStreamOptions): ReadableStream<Uint8Arra
     const event = nextEvent.then(() => "event" as const);
     // If progress wins the race, a failure of this step surfaces when the step is taken (takeEvent), not here.
     event.catch(() => {});
-    const progress = attempt ? attempt.changed(POLL_MS).then(() => "progress" as const) : new Promise<"progress">((resolve) => setTimeout(() => resolve("progress"), POLL_MS));
-    if ((await Promise.race([event, progress])) === "event") await takeEvent();
+    // Without an attempt to follow, look again now and then for one that has started (when arrivals are offered).
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const progress = attempt
+      ? attempt.changed(POLL_MS).then(() => "progress" as const)
+      : options.arriving && new Promise<"progress">((resolve) => (timer = setTimeout(() => resolve("progress"), POLL_MS)));
+    const news = progress ? await Promise.race([event, progress]) : await event;
+    clearTimeout(timer);
+    if (news === "event") await takeEvent();
   };
 
   /** Before leaving a piece taken early, makes sure the attempt it came from was verified. */

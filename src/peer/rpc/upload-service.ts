@@ -62,10 +62,9 @@ export async function* syncPieces(deps: UploadServiceDeps, request: SyncPiecesRe
       });
     }
     if (request.includeInFlight) {
-      for (const number of deps.storage.inflight.numbers(request.taskId)) {
-        if (!interested.has(number) || announcedInFlight.has(number)) continue;
-        const inflight = deps.storage.inflight.get(request.taskId, number);
-        if (!inflight || inflight.outcome || !inflight.streamable) continue;
+      for (const inflight of deps.storage.inflight.of(request.taskId)) {
+        const { number } = inflight;
+        if (!interested.has(number) || announcedInFlight.has(number) || inflight.outcome || !inflight.streamable) continue;
         announcedInFlight.add(number);
         yield create(SyncPiecesResponseSchema, {
           number,

@@ -5,7 +5,7 @@ test("an in-flight piece reports progress from its start, then its outcome, and 
   const pieces = new InflightPieces();
   const piece = pieces.begin("t", 3, 3 * 100, 100);
   expect(pieces.get("t", 3)).toBe(piece);
-  expect([...pieces.numbers("t")]).toEqual([3]);
+  expect([...pieces.of("t")]).toEqual([piece]);
   const woken = piece.changed(10_000);
   piece.advanceTo(300 + 40);
   await woken;

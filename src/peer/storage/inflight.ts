@@ -49,19 +49,17 @@ export class InflightPiece {
     this.#wake();
   }
 
-  /** Resolves at the next progress or outcome, after `timeoutMs` at the latest, or when `signal` aborts. */
-  changed(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (this.outcome || signal?.aborted) return Promise.resolve();
+  /** Resolves at the next progress or outcome, or after `timeoutMs` at the latest. */
+  changed(timeoutMs: number): Promise<void> {
+    if (this.outcome) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.#waiters.delete(done);
-        signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
       this.#waiters.add(done);
-      signal?.addEventListener("abort", done, { once: true });
     });
   }
 
@@ -91,9 +89,9 @@ export class InflightPieces {
     return this.#tasks.get(taskId)?.get(number);
   }
 
-  /** Piece numbers of a task in flight now. */
-  numbers(taskId: string): Iterable<number> {
-    return this.#tasks.get(taskId)?.keys() ?? [];
+  /** The pieces of a task in flight now. */
+  of(taskId: string): Iterable<InflightPiece> {
+    return this.#tasks.get(taskId)?.values() ?? [];
   }
 
   /** Ends a piece's tracking with an outcome; only the attempt given is ended, not a newer one. */

@@ -40,14 +40,13 @@ export function createTcpPieceTransport(defaults: PieceTransportDefaults = {}): 
  * Dragonfly charges its download bandwidth limit); `expectedLength` must be set on every request.
  */
 export function limitedPieceTransport(transport: PieceTransport, limiter: RateLimiter): PieceTransport {
-  const limited: PieceTransport = {
+  return {
     name: transport.name,
     download: async (options) => {
       await limiter.take(options.expectedLength ?? 0, options.signal);
       return transport.download(options);
     },
   };
-  return limited;
 }
 
 /** Hello of a request that takes a piece still arriving at the parent, with nothing else negotiated. */
