@@ -17,8 +17,10 @@ const MIB = 1024 * 1024;
 const dir = tempDir("libellula-full-disk-");
 const mount = join(dir, "storage");
 const out = join(dir, "out");
-/** Whether a tmpfs can be mounted here (root, or a container that allows it). */
-let mounted = false;
+mkdirSync(mount, { recursive: true });
+/** Whether a tmpfs could be mounted here (root, or a container that allows it); the tests are skipped otherwise. */
+const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mount]).status === 0;
+if (!mounted) console.warn("full-disk tests skipped: cannot mount a tmpfs here (needs root)");
 let peer: PeerDaemon | undefined;
 let server: ReturnType<typeof Bun.serve> | undefined;
 const files = new Map<string, OriginFile>();
@@ -68,9 +70,7 @@ function startOrigin(): ReturnType<typeof Bun.serve> {
 }
 
 beforeAll(async () => {
-  mkdirSync(mount, { recursive: true });
   mkdirSync(out, { recursive: true });
-  mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=24m", "tmpfs", mount]).status === 0;
   if (!mounted) return;
   server = startOrigin();
   // No scheduler: the peer goes straight to the origin, so every byte it stores comes through this test's origin.
@@ -86,11 +86,7 @@ afterAll(async () => {
 
 const url = (path: string) => `http://127.0.0.1:${server!.port}${path}`;
 
-test("a download larger than the free space is refused before any piece is fetched, naming both sizes", async () => {
-  if (!mounted) {
-    console.warn("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
+test.skipIf(!mounted)("a download larger than the free space is refused before any piece is fetched, naming both sizes", async () => {
   files.set("/big.bin", randomFile(40 * MIB));
   const before = sent;
   const output = join(out, "big.bin");
@@ -102,11 +98,7 @@ test("a download larger than the free space is refused before any piece is fetch
   expect(sent - before).toBeLessThanOrEqual(1);
 });
 
-test("running out of space midway fails with disk full and no output; after freeing space the download completes from where it stopped", async () => {
-  if (!mounted) {
-    console.warn("skipped: cannot mount a tmpfs here (needs root)");
-    return;
-  }
+test.skipIf(!mounted)("running out of space midway fails with disk full and no output; after freeing space the download completes from where it stopped", async () => {
   const file = randomFile(16 * MIB);
   files.set("/model.bin", file);
   const output = join(out, "model.bin");
